@@ -1,0 +1,63 @@
+// The kernel table: one set of function pointers per ISA, picked once at run time from the
+// CPU's features (or MINNOW_ISA=scalar|avx2 for tests and benchmarks). The scalar table is the
+// reference that defines every kernel; ISA tables override entries and fall back to it.
+//
+// Matrix-vector products quantize the activations first to the weight type's partner type
+// (q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_k for the k-quants, f32 for float weights),
+// as the reference engine does, then take integer dot products block by block.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tensor/dtype.h"
+
+namespace minnow {
+class ThreadPool;
+}
+
+namespace minnow::kernels {
+
+enum class Isa { kScalar, kAvx2 };
+const char* isa_name(Isa isa);
+
+// out = sum over the row of w[i] * a[i], for n elements. w is a row of weight type, a the same
+// row length already quantized to activation_type(weight type).
+using VecDotFn = void (*)(int64_t n, const void* w, const void* a, float* out);
+// Converts n floats to a row of the activation type.
+using QuantizeRowFn = void (*)(const float* x, void* out, int64_t n);
+// Dequantizes a row of n elements to floats.
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+
+struct KernelTable {
+  Isa isa;
+  VecDotFn vec_dot[kDTypeIdLimit];          // by weight type; nullptr where unsupported
+  QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
+  ToFloatFn to_float[kDTypeIdLimit];        // by weight type
+  // f32 helpers for attention: dot product and y += a * x
+  float (*dot_f32)(int64_t n, const float* x, const float* y);
+  void (*axpy_f32)(int64_t n, float a, const float* x, float* y);
+  // f16 KV cache rows: dot of f32 query with f16 key row, and y += a * f16 value row
+  float (*dot_f16_f32)(int64_t n, const uint16_t* x, const float* y);
+  void (*axpy_f16)(int64_t n, float a, const uint16_t* x, float* y);
+  void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n);
+};
+
+// The partner type activations are quantized to before vec_dot with weights of type w.
+DType activation_type(DType w);
+
+bool isa_available(Isa isa);
+const KernelTable& table(Isa isa);  // isa must be available
+
+// The table for this machine: the best available ISA, or MINNOW_ISA if set (an unknown or
+// unavailable name falls back to the best, with a warning through the log sink).
+const KernelTable& active();
+
+// y[t][r] = dot(W row r, x[t]) for t < n_tokens, r < n_out.
+//   W: [n_out][n_in] rows of type wtype;  x: [n_tokens][n_in] f32;  y: [n_tokens][n_out] f32.
+// n_in must be a multiple of wtype's block size. Rows are split across the pool; every output
+// is one vec_dot call, so results do not depend on the thread count.
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tokens, float* y);
+
+}  // namespace minnow::kernels
