@@ -1,0 +1,142 @@
+// minnow's public API: load a GGUF model, open a session (a context with its KV cache), and
+// generate text or read logits. The CLI and the server use only this header.
+//
+//   auto model = minnow::Model::load("stories260K.gguf", {});
+//   if (!model.ok()) { std::fprintf(stderr, "%s\n", model.error().message.c_str()); return 1; }
+//   auto session = (*model)->new_session({});
+//   minnow::GenerateOptions opt;
+//   opt.sampling.temperature = 0;
+//   opt.num_predict = 40;
+//   auto stats = (*session)->generate("Once upon a time", opt, [](std::string_view text) {
+//     std::fwrite(text.data(), 1, text.size(), stdout);
+//     return true;  // false stops generation
+//   });
+//
+// A Model may be shared by sessions; one session runs on one thread at a time, and sessions
+// of one model do not run concurrently (they share its thread pool).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "minnow/error.h"
+
+namespace minnow {
+
+struct LoadOptions {
+  int n_threads = 0;  // <= 0: one per hardware thread
+  std::string isa;    // "" picks the best for this CPU; "scalar" or "avx2" force one
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name, when present
+  std::string quantization;  // the type of most weight bytes ("q4_0", "f16", ...)
+  uint64_t n_params = 0;
+  uint64_t file_size = 0;
+  uint64_t weight_bytes_per_token = 0;  // bytes of weights one generated token reads
+  int64_t context_length = 0;           // trained context
+  int64_t embedding_length = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t n_vocab = 0;
+  std::string tokenizer;        // tokenizer.ggml.model, "" when absent
+  std::string tokenizer_error;  // why text cannot be tokenized, "" when it can
+  std::string isa;              // kernels in use
+  int n_threads = 0;
+  // Every metadata key with its value rendered as text (long arrays abbreviated).
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+struct SessionOptions {
+  int n_ctx = 0;         // <= 0: the trained context, capped at 4096
+  bool kv_f32 = false;   // F32 KV cache instead of F16 (for differential checks)
+  int n_batch = 512;     // prompt tokens per forward pass
+};
+
+struct SamplingOptions {
+  float temperature = 0.8f;  // <= 0: greedy
+  int32_t top_k = 40;
+  float top_p = 0.9f;
+  float min_p = 0.0f;
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;
+  float frequency_penalty = 0.0f;
+  float presence_penalty = 0.0f;
+  uint64_t seed = 0;  // the same seed gives the same text
+};
+
+struct GenerateOptions {
+  SamplingOptions sampling;
+  int num_predict = -1;       // tokens to generate; < 0: until end of generation or the context is full
+  bool add_bos = true;        // prepend BOS when the vocabulary asks for it
+  bool parse_special = false; // special-token text in the prompt becomes special tokens
+};
+
+struct GenerateStats {
+  int prompt_tokens = 0;
+  double prompt_seconds = 0;
+  int generated_tokens = 0;
+  double generate_seconds = 0;
+  std::string done_reason;  // "stop" (end of generation or callback), "length" (num_predict or context full)
+};
+
+class Session;
+
+class Model : public std::enable_shared_from_this<Model> {
+ public:
+  static Result<std::shared_ptr<Model>> load(const std::string& path, const LoadOptions& options);
+  ~Model();
+
+  const ModelInfo& info() const;
+
+  // Errors when the model's vocabulary is not supported (see info().tokenizer_error).
+  Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) const;
+  std::string token_to_piece(int32_t id) const;
+
+  Result<std::unique_ptr<Session>> new_session(const SessionOptions& options);
+
+  struct Impl;
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class Session;
+};
+
+class Session {
+ public:
+  ~Session();
+
+  int n_ctx() const;
+  int n_past() const;  // tokens in the context so far
+  void reset();        // empties the context
+
+  // Appends tokens to the context. With all_logits, logits(i) is each token's row; otherwise
+  // only the last token's (logits(0)). Errors: ids out of range, context overflow.
+  Status eval(std::span<const int32_t> tokens, bool all_logits);
+  std::span<const float> logits(int64_t i) const;  // [n_vocab]
+
+  // Tokenizes the prompt, evaluates it, and samples until end of generation, num_predict or
+  // a full context, handing each piece of valid UTF-8 text to on_text (false stops).
+  // Starts from an empty context. A prompt that does not fit the context is an error.
+  Result<GenerateStats> generate(std::string_view prompt, const GenerateOptions& options,
+                                 const std::function<bool(std::string_view)>& on_text);
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class Model;
+};
+
+}  // namespace minnow

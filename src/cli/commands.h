@@ -1,0 +1,17 @@
+// Each CLI command registers itself on the app and sets the exit code when it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace minnow::cli {
+
+// Every command writes its result to stdout and one-line errors ("minnow: ...") to stderr,
+// and stores its process exit code in *exit_code.
+void add_run_command(CLI::App& app, int* exit_code);
+void add_logits_command(CLI::App& app, int* exit_code);
+void add_show_command(CLI::App& app, int* exit_code);
+
+// Prints "minnow: message" to stderr and returns 1, for `return fail(...)`.
+int fail(const std::string& message);
+
+}  // namespace minnow::cli

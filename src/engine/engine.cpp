@@ -1,0 +1,303 @@
+// Implements the public API (include/minnow/engine.h): model loading with the tokenizer and
+// kernel table, sessions owning a KV cache, and the prompt -> tokens -> sampled text loop.
+#include "minnow/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernel_table.h"
+#include "models/model.h"
+#include "sampling/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace minnow {
+namespace {
+
+constexpr int kDefaultMaxCtx = 4096;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string render_value(const gguf::Value& v) {
+  using gguf::ValueType;
+  switch (v.type) {
+    case ValueType::UINT8:
+    case ValueType::UINT16:
+    case ValueType::UINT32:
+    case ValueType::UINT64:
+      return std::to_string(v.u);
+    case ValueType::INT8:
+    case ValueType::INT16:
+    case ValueType::INT32:
+    case ValueType::INT64:
+      return std::to_string(v.i);
+    case ValueType::FLOAT32:
+    case ValueType::FLOAT64:
+      return strfmt("%g", v.f);
+    case ValueType::BOOL:
+      return v.u ? "true" : "false";
+    case ValueType::STRING:
+      return v.str.size() > 200 ? std::string(v.str.substr(0, 200)) + strfmt("... (%zu bytes)", v.str.size())
+                                : std::string(v.str);
+    case ValueType::ARRAY: {
+      const gguf::ArrayValue& a = *v.arr;
+      std::string s = "[";
+      const uint64_t shown = std::min<uint64_t>(a.count, 8);
+      for (uint64_t i = 0; i < shown; ++i) {
+        if (i) s += ", ";
+        if (a.elem_type == ValueType::STRING) {
+          s += "\"" + std::string(a.strings[i]) + "\"";
+        } else if (a.elem_type == ValueType::FLOAT32 || a.elem_type == ValueType::FLOAT64) {
+          s += strfmt("%g", a.float_at(i));
+        } else {
+          s += std::to_string(a.int_at(i));
+        }
+      }
+      if (a.count > shown) s += strfmt(", ... (%llu %s)", static_cast<unsigned long long>(a.count),
+                                       gguf::value_type_name(a.elem_type));
+      return s + "]";
+    }
+  }
+  return "?";
+}
+
+// llama.cpp's general.file_type values: the name users know a quantization by.
+const char* file_type_name(int64_t ft) {
+  static const std::map<int64_t, const char*> names = {
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+      {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+      {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "BF16"}};
+  auto it = names.find(ft);
+  return it == names.end() ? nullptr : it->second;
+}
+
+std::string quantization_of(const gguf::File& f) {
+  auto ft = f.get_int_or("general.file_type", -1);
+  if (ft.ok() && file_type_name(*ft)) return file_type_name(*ft);
+  std::map<DType, uint64_t> bytes;
+  for (const auto& t : f.tensors()) bytes[t.type] += t.n_bytes;
+  auto best = std::max_element(bytes.begin(), bytes.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (best == bytes.end()) return "unknown";
+  std::string s = dtype_name(best->first);
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  return s;
+}
+
+}  // namespace
+
+struct Model::Impl {
+  explicit Impl(gguf::File f) : file(std::move(f)) {}
+  gguf::File file;
+  std::unique_ptr<models::Model> model;
+  std::optional<Tokenizer> tokenizer;
+  const kernels::KernelTable* kt = nullptr;
+  std::unique_ptr<ThreadPool> pool;
+  ModelInfo info;
+};
+
+struct Session::Impl {
+  std::shared_ptr<Model> owner;  // keeps the weights mapped
+  Model::Impl* model = nullptr;
+  KvCache cache;
+  SessionOptions options;
+  std::vector<float> logits;  // [n_rows][n_vocab] of the last eval
+  int64_t n_logit_rows = 0;
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const ModelInfo& Model::info() const { return impl_->info; }
+
+Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options) {
+  auto opened = gguf::File::open(path);
+  if (!opened) return opened.error();
+  auto impl = std::make_unique<Impl>(std::move(*opened));
+  auto m = models::load_model(impl->file);
+  if (!m) return m.error().with_context(path);
+  impl->model = std::move(*m);
+
+  if (options.isa.empty()) {
+    impl->kt = &kernels::active();
+  } else if (options.isa == "scalar" || options.isa == "avx2") {
+    const auto isa = options.isa == "scalar" ? kernels::Isa::kScalar : kernels::Isa::kAvx2;
+    if (!kernels::isa_available(isa)) return make_error("isa '%s' is not available on this CPU", options.isa.c_str());
+    impl->kt = &kernels::table(isa);
+  } else {
+    return make_error("unknown isa '%s' (scalar, avx2)", options.isa.c_str());
+  }
+  impl->pool = std::make_unique<ThreadPool>(options.n_threads);
+
+  ModelInfo& info = impl->info;
+  auto tok = Tokenizer::from_gguf(impl->file);
+  if (tok) {
+    impl->tokenizer.emplace(std::move(*tok));
+  } else {
+    info.tokenizer_error = tok.error().message;
+  }
+  const models::HParams& hp = impl->model->hparams();
+  const gguf::File& f = impl->file;
+  info.path = path;
+  info.architecture = hp.arch;
+  auto name = f.get_string_or("general.name", "");
+  info.name = name.ok() ? std::string(*name) : "";
+  info.quantization = quantization_of(f);
+  info.n_params = impl->model->n_params();
+  info.file_size = f.file_size();
+  info.weight_bytes_per_token = impl->model->weight_bytes();
+  info.context_length = hp.n_ctx_train;
+  info.embedding_length = hp.n_embd;
+  info.n_layer = hp.n_layer;
+  info.n_head = hp.n_head;
+  info.n_head_kv = hp.n_head_kv;
+  info.n_vocab = hp.n_vocab;
+  auto tm = f.get_string_or("tokenizer.ggml.model", "");
+  info.tokenizer = tm.ok() ? std::string(*tm) : "";
+  info.isa = kernels::isa_name(impl->kt->isa);
+  info.n_threads = impl->pool->size();
+  for (const auto& [key, value] : f.metadata()) info.metadata.emplace_back(key, render_value(value));
+  return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+Result<std::vector<int32_t>> Model::tokenize(std::string_view text, bool add_bos, bool parse_special) const {
+  if (!impl_->tokenizer) return Error{impl_->info.tokenizer_error};
+  return impl_->tokenizer->encode(text, add_bos && impl_->tokenizer->add_bos(), parse_special);
+}
+
+std::string Model::token_to_piece(int32_t id) const {
+  return impl_->tokenizer ? impl_->tokenizer->token_to_piece(id) : std::string();
+}
+
+Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
+  const models::HParams& hp = impl_->model->hparams();
+  const int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
+  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16);
+  if (!cache) return cache.error();
+  auto impl = std::make_unique<Session::Impl>();
+  impl->owner = shared_from_this();
+  impl->model = impl_.get();
+  impl->cache = std::move(*cache);
+  impl->options = options;
+  impl->options.n_ctx = n_ctx;
+  impl->options.n_batch = std::max(1, options.n_batch);
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+int Session::n_ctx() const { return impl_->cache.n_ctx(); }
+int Session::n_past() const { return impl_->cache.n_past(); }
+
+void Session::reset() {
+  impl_->cache.set_n_past(0);
+  impl_->n_logit_rows = 0;
+}
+
+Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) return make_error("eval: no tokens");
+  Model::Impl& m = *impl_->model;
+  const int n_vocab = m.model->hparams().n_vocab;
+  const int64_t n_past = impl_->cache.n_past();
+  if (n_past + static_cast<int64_t>(tokens.size()) > impl_->cache.n_ctx()) {
+    return make_error("context full: %lld tokens in context + %zu new exceed the context size of %d",
+                      static_cast<long long>(n_past), tokens.size(), impl_->cache.n_ctx());
+  }
+  const nn::Compute c{*m.kt, *m.pool};
+  const int64_t n_rows = all_logits ? static_cast<int64_t>(tokens.size()) : 1;
+  impl_->logits.assign(static_cast<size_t>(n_rows) * n_vocab, 0.0f);
+  impl_->n_logit_rows = 0;
+  // Batches of at most n_batch tokens bound the activation memory of long prompts.
+  const int64_t n_batch = impl_->options.n_batch;
+  std::vector<int32_t> positions;
+  for (size_t begin = 0; begin < tokens.size(); begin += n_batch) {
+    const size_t n = std::min<size_t>(n_batch, tokens.size() - begin);
+    const bool last = begin + n == tokens.size();
+    positions.resize(n);
+    for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(impl_->cache.n_past() + i);
+    float* out = all_logits ? impl_->logits.data() + begin * n_vocab : impl_->logits.data();
+    // Without all_logits only the final batch's last row is kept; earlier batches write scratch.
+    std::vector<float> scratch;
+    if (!all_logits && !last) {
+      scratch.resize(n_vocab);
+      out = scratch.data();
+    }
+    MINNOW_CHECK_OK(m.model->forward(c, tokens.data() + begin, positions.data(), static_cast<int64_t>(n),
+                                     impl_->cache, all_logits, out));
+  }
+  impl_->n_logit_rows = n_rows;
+  return Status();
+}
+
+std::span<const float> Session::logits(int64_t i) const {
+  const int64_t n_vocab = impl_->model->model->hparams().n_vocab;
+  if (i < 0 || i >= impl_->n_logit_rows) return {};
+  return std::span<const float>(impl_->logits.data() + i * n_vocab, static_cast<size_t>(n_vocab));
+}
+
+Result<GenerateStats> Session::generate(std::string_view prompt, const GenerateOptions& options,
+                                        const std::function<bool(std::string_view)>& on_text) {
+  Model::Impl& m = *impl_->model;
+  if (!m.tokenizer) return Error{m.info.tokenizer_error};
+  const Tokenizer& tok = *m.tokenizer;
+  reset();
+  const std::vector<int32_t> tokens = tok.encode(prompt, options.add_bos && tok.add_bos(), options.parse_special);
+  if (tokens.empty()) return make_error("the prompt is empty");
+  if (static_cast<int64_t>(tokens.size()) > n_ctx()) {
+    return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),
+                      n_ctx());
+  }
+  GenerateStats stats;
+  stats.prompt_tokens = static_cast<int>(tokens.size());
+  auto t0 = std::chrono::steady_clock::now();
+  MINNOW_CHECK_OK(eval(tokens, false));
+  stats.prompt_seconds = seconds_since(t0);
+
+  const SamplingOptions& so = options.sampling;
+  SamplerParams sp;
+  sp.temperature = so.temperature;
+  sp.top_k = so.top_k;
+  sp.top_p = so.top_p;
+  sp.min_p = so.min_p;
+  sp.repeat_penalty = so.repeat_penalty;
+  sp.repeat_last_n = so.repeat_last_n;
+  sp.frequency_penalty = so.frequency_penalty;
+  sp.presence_penalty = so.presence_penalty;
+  sp.seed = so.seed;
+  Sampler sampler(sp, m.model->hparams().n_vocab);
+  for (int32_t t : tokens) sampler.accept(t);
+
+  Utf8Stream utf8;
+  auto t1 = std::chrono::steady_clock::now();
+  stats.done_reason = "length";
+  bool stopped = false;
+  while (options.num_predict < 0 || stats.generated_tokens < options.num_predict) {
+    const int32_t id = sampler.sample(logits(0).data());
+    if (tok.is_eog(id)) {
+      stats.done_reason = "stop";
+      break;
+    }
+    sampler.accept(id);
+    ++stats.generated_tokens;
+    const std::string text = utf8.push(tok.token_to_piece(id));
+    if (!text.empty() && !on_text(text)) {
+      stats.done_reason = "stop";
+      stopped = true;
+      break;
+    }
+    if (options.num_predict >= 0 && stats.generated_tokens >= options.num_predict) break;
+    if (n_past() >= n_ctx()) break;  // context full
+    const int32_t next[1] = {id};
+    MINNOW_CHECK_OK(eval(next, false));
+  }
+  const std::string rest = utf8.flush();
+  if (!stopped && !rest.empty()) on_text(rest);
+  stats.generate_seconds = seconds_since(t1);
+  return stats;
+}
+
+}  // namespace minnow

@@ -1,0 +1,64 @@
+// The architecture-independent model interface: hyperparameters read from GGUF metadata, a
+// forward pass over a batch of tokens, and the registry that maps general.architecture to the
+// code that loads it. An architecture is a small file built from nn/ blocks (see llama.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "kv/kv_cache.h"
+#include "nn/ops.h"
+
+namespace minnow::gguf {
+class File;
+}
+
+namespace minnow::models {
+
+struct HParams {
+  std::string arch;  // general.architecture
+  int n_vocab = 0;
+  int n_ctx_train = 0;
+  int n_embd = 0;
+  int n_layer = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  int n_ff = 0;
+  float rms_eps = 1e-5f;
+  nn::RopeParams rope;  // freq_factors stays null here; the model owns them
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  const HParams& hparams() const { return hp_; }
+  // Bytes of weights one token's forward pass reads (for bandwidth roofline figures).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t n_params() const { return n_params_; }
+
+  // Runs tokens [n_tokens] at positions [n_tokens] (consecutive, starting at cache.n_past()),
+  // storing their keys and values in the cache. Writes logits [n_vocab] of every token when
+  // all_logits, else of the last token only. Errors: token id out of range, context overflow.
+  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
+                         KvCache& cache, bool all_logits, float* logits) const = 0;
+
+ protected:
+  HParams hp_;
+  uint64_t weight_bytes_ = 0;
+  uint64_t n_params_ = 0;
+};
+
+// Builds the model for the file's general.architecture; errors name an unsupported one and
+// every missing, mistyped or misshapen tensor. The file must outlive the model (weights are
+// read in place from the mapping).
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file);
+
+// Architectures minnow can run, for messages and `minnow show`.
+std::vector<std::string> supported_architectures();
+
+}  // namespace minnow::models

@@ -1,0 +1,39 @@
+#include "models/registry.h"
+
+#include <string_view>
+
+#include "gguf/gguf.h"
+
+namespace minnow::models {
+namespace {
+
+struct Entry {
+  std::string_view arch;
+  Result<std::unique_ptr<Model>> (*load)(const gguf::File&);
+};
+
+constexpr Entry kArchitectures[] = {
+    {"llama", load_llama},
+};
+
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> out;
+  for (const Entry& e : kArchitectures) out.emplace_back(e.arch);
+  return out;
+}
+
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file) {
+  auto arch = file.get_string("general.architecture");
+  if (!arch) return arch.error();
+  for (const Entry& e : kArchitectures) {
+    if (e.arch == *arch) return e.load(file);
+  }
+  std::string list;
+  for (const Entry& e : kArchitectures) list += (list.empty() ? "" : ", ") + std::string(e.arch);
+  return make_error("model: unsupported architecture '%.*s' (supported: %s)", static_cast<int>(arch->size()),
+                    arch->data(), list.c_str());
+}
+
+}  // namespace minnow::models

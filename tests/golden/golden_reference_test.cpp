@@ -1,0 +1,101 @@
+// Golden tests of the forward pass: every llama-architecture file in ../shared/reference
+// against the reference engine's logits and greedy continuations, through the public API,
+// for every kernel set this CPU has and both KV cache types.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "golden/golden_compare.h"
+#include "minnow/engine.h"
+#include "test_util.h"
+
+namespace minnow {
+namespace {
+
+struct GoldenCase {
+  std::string model;  // file in ../shared/reference (or models/ for stories260K)
+  std::string isa;
+  bool kv_f32;
+};
+
+std::string case_name(const testing::TestParamInfo<GoldenCase>& info) {
+  std::string s = info.param.model + "_" + info.param.isa + (info.param.kv_f32 ? "_kvf32" : "_kvf16");
+  for (char& c : s) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+class GoldenTest : public testing::TestWithParam<GoldenCase> {};
+
+TEST_P(GoldenTest, MatchesReference) {
+  const GoldenCase& gc = GetParam();
+  const std::string model_rel = gc.model == "stories260K" ? "models/stories260K.gguf" : "reference/" + gc.model + ".gguf";
+  MINNOW_REQUIRE_SHARED(model_rel);
+  MINNOW_REQUIRE_SHARED("reference/" + gc.model + ".ref.json");
+  if (gc.isa == "avx2" && !__builtin_cpu_supports("avx2")) GTEST_SKIP() << "CPU has no AVX2";
+  std::ifstream in(test::shared_path("reference/" + gc.model + ".ref.json"));
+  const nlohmann::json ref = nlohmann::json::parse(in);
+
+  auto model = Model::load(test::shared_path(model_rel), LoadOptions{.n_threads = 2, .isa = gc.isa});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  ASSERT_EQ((*model)->info().n_vocab, ref["n_vocab"].get<int64_t>());
+  auto session = (*model)->new_session(SessionOptions{.n_ctx = 256, .kv_f32 = gc.kv_f32, .n_batch = 512});
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  Session& s = **session;
+
+  // An F16 KV cache rounds keys and values to 11 significant bits, which moves logits by up to
+  // ~1e-3 of their range over these short prompts: F32-weight files get the quantized-file
+  // tolerance there, and the tight one only with the F32 cache the reference used.
+  test::Tolerance tol = test::tolerance_for(gc.model);
+  if (!gc.kv_f32 && tol.rel < 0.02) tol = {0.01, 0.95, 8};
+
+  int ci = 0;
+  for (const auto& c : ref["cases"]) {
+    const std::string what = gc.model + " case " + std::to_string(ci++);
+    const std::vector<int32_t> prompt = c["prompt"].get<std::vector<int32_t>>();
+    s.reset();
+    ASSERT_TRUE(s.eval(prompt, true).ok());
+    std::vector<std::vector<float>> rows;
+    for (size_t p = 0; p < prompt.size(); ++p) {
+      auto r = s.logits(static_cast<int64_t>(p));
+      rows.emplace_back(r.begin(), r.end());
+    }
+    test::expect_rows_match(c, rows, tol, what);
+
+    // Greedy continuation, one token at a time (the reference does not stop at EOS).
+    std::vector<int32_t> greedy;
+    std::vector<float> last = rows.back();
+    const size_t n_greedy = c["greedy"].size();
+    for (size_t i = 0; i < n_greedy; ++i) {
+      const int32_t next = static_cast<int32_t>(test::argmax(last));
+      greedy.push_back(next);
+      if (i + 1 == n_greedy) break;
+      const int32_t one[1] = {next};
+      ASSERT_TRUE(s.eval(one, false).ok());
+      auto r = s.logits(0);
+      last.assign(r.begin(), r.end());
+    }
+    test::expect_greedy_match(c, greedy, tol, what);
+  }
+}
+
+std::vector<GoldenCase> all_cases() {
+  const char* models[] = {"tiny-llama-f32",     "tiny-llama-f16",     "tiny-llama-q8_0",
+                          "tiny-llama-q4_0",    "tiny-llama-tied-f32", "tiny256-llama-q4_k",
+                          "tiny256-llama-q6_k", "stories260K"};
+  std::vector<GoldenCase> out;
+  for (const char* m : models) {
+    for (const char* isa : {"scalar", "avx2"}) {
+      out.push_back({m, isa, true});
+      out.push_back({m, isa, false});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, GoldenTest, testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
+}  // namespace minnow
