@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct ArrayValue {
   std::vector<std::string_view> strings;  // filled when elem_type == STRING
 
   // Element i as an integer / float; callers check elem_type first (see File getters).
+  // Out-of-range indices and string elements read as 0.
   int64_t int_at(uint64_t i) const;
   double float_at(uint64_t i) const;
 };
@@ -66,11 +68,13 @@ struct Value {
 struct TensorInfo {
   std::string name;
   int n_dims = 0;
-  int64_t ne[kMaxDims] = {1, 1, 1, 1};  // ne[0] is the contiguous (row) dimension
-  DType type = DType::F32;              // only ids the format defines; may be unsupported
-  uint64_t offset = 0;                  // from the start of the data section
+  // ne[0] is the contiguous (row) dimension. Each is >= 0 and their product, zeros counted
+  // as ones, fits int64, so no partial product (rows, n_elements()) can overflow.
+  int64_t ne[kMaxDims] = {1, 1, 1, 1};
+  DType type = DType::F32;  // only ids the format defines; may be unsupported
+  uint64_t offset = 0;      // from the start of the data section
   uint64_t n_bytes = 0;
-  const uint8_t* data = nullptr;        // into the file bytes, in bounds
+  const uint8_t* data = nullptr;  // into the file bytes, in bounds
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
@@ -81,12 +85,15 @@ class File {
   static Result<File> open(const std::string& path);
   // Parses bytes the caller keeps alive (tests, the fuzzer).
   static Result<File> parse(std::span<const uint8_t> bytes);
+  // A temporary would dangle under the views into it: keep the bytes in a variable.
+  static Result<File> parse(std::vector<uint8_t>&& bytes) = delete;
 
   File(File&&) noexcept = default;
   File& operator=(File&&) noexcept = default;
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
+  // Start of the tensor data; with no tensors it may lie past the end of the file.
   uint64_t data_offset() const { return data_offset_; }
   size_t file_size() const { return bytes_.size(); }
 
@@ -122,6 +129,9 @@ class File {
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
+  // Name -> index into kv_ / tensors_; the views point into the file bytes, which outlive them.
+  std::unordered_map<std::string_view, size_t> kv_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 // Builds GGUF v3 files: tests make tiny models with it, `quantize` writes with it.
@@ -148,7 +158,9 @@ class Writer {
   // ne[0] is the row length; data must hold exactly the tensor's bytes.
   Status add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
                     std::vector<uint8_t> data);
-  void set_alignment(uint64_t alignment);  // written as general.alignment when not 32
+  // A power of two (asserted); written as general.alignment when not 32. Setting the key
+  // directly with set_u32 does not change how data is aligned (tests use that to corrupt files).
+  void set_alignment(uint64_t alignment);
 
   std::vector<uint8_t> to_bytes() const;
   Status write(const std::string& path) const;
@@ -166,6 +178,9 @@ class Writer {
     std::vector<uint8_t> data;
   };
   void set_raw(const std::string& key, ValueType type, std::vector<uint8_t> payload);
+  // Everything before the first tensor's data, padded to the alignment; write() streams the
+  // tensor data after it instead of building the whole file in memory.
+  std::vector<uint8_t> header_bytes() const;
   std::vector<Kv> kv_;
   std::vector<Tensor> tensors_;
   uint64_t alignment_ = kDefaultAlignment;
