@@ -31,9 +31,9 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 
 struct KernelTable {
   Isa isa;
-  VecDotFn vec_dot[kDTypeIdLimit];          // by weight type; nullptr where unsupported
+  VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
   QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
-  ToFloatFn to_float[kDTypeIdLimit];        // by weight type
+  ToFloatFn to_float[kDTypeIdLimit];          // by weight type
   // f32 helpers for attention: dot product and y += a * x
   float (*dot_f32)(int64_t n, const float* x, const float* y);
   void (*axpy_f32)(int64_t n, float a, const float* x, float* y);
@@ -49,14 +49,19 @@ DType activation_type(DType w);
 bool isa_available(Isa isa);
 const KernelTable& table(Isa isa);  // isa must be available
 
-// The table for this machine: the best available ISA, or MINNOW_ISA if set (an unknown or
-// unavailable name falls back to the best, with a warning through the log sink).
+// The ISA for a requested name ("scalar", "avx2"): that ISA when known and available, else the
+// best available one, with a warning through the log sink. nullptr or "" means the best.
+Isa choose_isa(const char* requested);
+
+// The table for this machine, chosen on first use: choose_isa(getenv("MINNOW_ISA")).
 const KernelTable& active();
 
 // y[t][r] = dot(W row r, x[t]) for t < n_tokens, r < n_out.
 //   W: [n_out][n_in] rows of type wtype;  x: [n_tokens][n_in] f32;  y: [n_tokens][n_out] f32.
 // n_in must be a multiple of wtype's block size. Rows are split across the pool; every output
-// is one vec_dot call, so results do not depend on the thread count.
+// is one vec_dot call, so results do not depend on the thread count, nor on n_tokens (a row of
+// a batch equals that token computed alone). Must not be called from inside a parallel_for on
+// the same pool (the pool is not reentrant).
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tokens, float* y);
 

@@ -41,8 +41,9 @@ int trunc_clamped(float v, int hi) {
 
 // roundf (ties away from zero) to int8, as GGML's reference stores q8 quants. Inf/NaN occur
 // only when 1/d overflows for a denormal block whose fp16 d is 0; they give 0, as x86 does.
-int8_t round_to_int8(float v) {
-  const float r = std::round(v);
+// Ties to even (the default FP rounding mode; nearbyint honours it).
+int8_t round_even_to_int8(float v) {
+  const float r = std::nearbyint(v);
   return r >= -128.f && r <= 127.f ? static_cast<int8_t>(r) : int8_t{0};
 }
 
@@ -210,15 +211,18 @@ void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n) {
   }
 }
 
-// d = amax / 127 and q = roundf(x * (1/d)), exactly as GGML's reference: the integers are
-// computed from the float d (not its fp16 rounding) and ties round away from zero.
+// d = amax / 127 and q = round_half_even(x * (127 / amax)). This is the arithmetic of the
+// reference engine's x86 SIMD path, which produced ../shared/reference: activations quantized
+// this way reproduce its logits exactly, where roundf (its portable path) flips the rare
+// exact tie (x * id == k + 0.5 does occur: q4_0 weights make many activations share factors).
+// The integers come from the float scale, not its fp16 rounding.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   assert(n % kQK8_0 == 0);
   for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
-    const float d = absmax(x, kQK8_0) / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
-    y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQK8_0; ++j) y[i].qs[j] = round_to_int8(x[j] * id);
+    const float amax = absmax(x, kQK8_0);
+    const float id = amax != 0.f ? 127.f / amax : 0.f;
+    y[i].d = fp32_to_fp16(amax / 127.f);
+    for (int j = 0; j < kQK8_0; ++j) y[i].qs[j] = round_even_to_int8(x[j] * id);
   }
 }
 
@@ -234,16 +238,17 @@ void dequantize_row_q8_1(const BlockQ8_1* x, float* y, int64_t n) {
   }
 }
 
-// As q8_0; s is computed in float from the unrounded d, then stored as fp16 (GGML's order).
+// As q8_0; s is computed in float from the unrounded d, then stored as fp16 (the reference's order).
 void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
   assert(n % kQK8_1 == 0);
   for (int64_t i = 0; i < n / kQK8_1; ++i, x += kQK8_1) {
-    const float d = absmax(x, kQK8_1) / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
+    const float amax = absmax(x, kQK8_1);
+    const float d = amax / 127.f;
+    const float id = amax != 0.f ? 127.f / amax : 0.f;
     y[i].d = fp32_to_fp16(d);
     int sum = 0;
     for (int j = 0; j < kQK8_1; ++j) {
-      y[i].qs[j] = round_to_int8(x[j] * id);
+      y[i].qs[j] = round_even_to_int8(x[j] * id);
       sum += y[i].qs[j];
     }
     y[i].s = fp32_to_fp16(static_cast<float>(sum) * d);

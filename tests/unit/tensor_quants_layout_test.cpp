@@ -1,6 +1,6 @@
 // Pins every block layout independently of the quantizers: hand-built blocks with literal
 // expected values, and single-bit flips that must move exactly one element by the bit's weight.
-// Also pins the activation quantizers' rounding (q8_0/q8_1 ties away from zero, q8_k ties to
+// Also pins the activation quantizers' rounding (q8_0/q8_1 and q8_k ties to even; q8_k ties to
 // even with GGML's negative scale), which quantized matmuls rely on to match reference logits.
 #include <algorithm>
 #include <cmath>
@@ -371,8 +371,9 @@ TEST(QuantLayout, NearestIntTiesToEven) {
   EXPECT_EQ(nearest_int(-4194303.f), -4194303);
 }
 
-TEST(QuantLayout, Q8_0RoundsHalfAwayFromZero) {
+TEST(QuantLayout, Q8_0RoundsHalfToEven) {
   // amax = 127 gives d = 1 and id = 1 exactly, so x * id is x and the ties are real ties.
+  // Ties go to even as in the reference engine's x86 path (the one its reference logits come from).
   float x[32] = {};
   x[0] = 127.f;
   x[1] = 2.5f;
@@ -385,10 +386,10 @@ TEST(QuantLayout, Q8_0RoundsHalfAwayFromZero) {
   ASSERT_TRUE(quantize_row(DType::Q8_0, x, &b, 32));
   EXPECT_EQ(b.d, kHalfOne);
   EXPECT_EQ(b.qs[0], 127);
-  EXPECT_EQ(b.qs[1], 3);
-  EXPECT_EQ(b.qs[2], -3);
-  EXPECT_EQ(b.qs[3], 1);
-  EXPECT_EQ(b.qs[4], -1);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], -2);
+  EXPECT_EQ(b.qs[3], 0);
+  EXPECT_EQ(b.qs[4], 0);
   EXPECT_EQ(b.qs[5], 4);
   EXPECT_EQ(b.qs[6], 2);
 
@@ -396,7 +397,7 @@ TEST(QuantLayout, Q8_0RoundsHalfAwayFromZero) {
   ASSERT_TRUE(quantize_row(DType::Q8_1, x, &c, 32));
   EXPECT_EQ(c.d, kHalfOne);
   EXPECT_EQ(std::memcmp(c.qs, b.qs, 32), 0);
-  EXPECT_EQ(fp16_to_fp32(c.s), 127.f + 3 - 3 + 1 - 1 + 4 + 2);
+  EXPECT_EQ(fp16_to_fp32(c.s), 127.f + 2 - 2 + 0 - 0 + 4 + 2);
 }
 
 TEST(QuantLayout, Q8_KUsesNegativeScaleAndTiesToEven) {

@@ -1,0 +1,121 @@
+// Kernel throughput, reported as bytes/s of weights (generation reads every weight once per
+// token, so this is the number to hold against memory bandwidth). vec_dot runs on one row that
+// stays in L1 (compute bound); matmul on a 4096 x 4096 matrix (larger than most L2 and often L3).
+//   build-kernels/bench/kernels_bench --benchmark_filter=VecDot
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/kernel_table.h"
+#include "tensor/quants.h"
+
+namespace minnow::kernels {
+namespace {
+
+constexpr DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                            DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<float> random_floats(int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+std::vector<uint8_t> quantized(DType t, const std::vector<float>& f) {
+  std::vector<uint8_t> q(*row_bytes(t, static_cast<int64_t>(f.size())));
+  quantize_row(t, f.data(), q.data(), static_cast<int64_t>(f.size()));
+  return q;
+}
+
+void vec_dot_bench(benchmark::State& state, Isa isa, DType t) {
+  if (!isa_available(isa)) {
+    state.SkipWithError("ISA not available");
+    return;
+  }
+  constexpr int64_t n = 4096;
+  const std::vector<uint8_t> w = quantized(t, random_floats(n, 1));
+  const std::vector<float> x = random_floats(n, 2);
+  const KernelTable& kt = table(isa);
+  const DType at = activation_type(t);
+  std::vector<uint8_t> a(*row_bytes(at, n));
+  kt.quantize_act[static_cast<size_t>(at)](x.data(), a.data(), n);
+  const VecDotFn fn = kt.vec_dot[static_cast<size_t>(t)];
+  float out = 0.0f;
+  for (auto _ : state) {
+    fn(n, w.data(), a.data(), &out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+}
+
+void quantize_bench(benchmark::State& state, Isa isa, DType at) {
+  if (!isa_available(isa)) {
+    state.SkipWithError("ISA not available");
+    return;
+  }
+  constexpr int64_t n = 4096;
+  const std::vector<float> x = random_floats(n, 3);
+  std::vector<uint8_t> a(*row_bytes(at, n));
+  const QuantizeRowFn fn = table(isa).quantize_act[static_cast<size_t>(at)];
+  for (auto _ : state) {
+    fn(x.data(), a.data(), n);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+
+void matmul_bench(benchmark::State& state, DType t) {
+  constexpr int64_t n_in = 4096, n_out = 4096;
+  const int64_t n_tokens = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const std::vector<float> wf = random_floats(n_in, 4);
+  const std::vector<uint8_t> row = quantized(t, wf);
+  std::vector<uint8_t> w(row.size() * n_out);
+  for (int64_t r = 0; r < n_out; ++r) std::copy(row.begin(), row.end(), w.begin() + r * row.size());
+  const std::vector<float> x = random_floats(n_in * n_tokens, 5);
+  std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
+  ThreadPool pool(threads);
+  const KernelTable& kt = active();
+  for (auto _ : state) {
+    matmul(kt, pool, t, w.data(), n_out, n_in, x.data(), n_tokens, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.SetLabel(isa_name(kt.isa));
+}
+
+int register_all() {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+    for (DType t : kTypes) {
+      benchmark::RegisterBenchmark((std::string("VecDot/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
+                                   [isa, t](benchmark::State& s) { vec_dot_bench(s, isa, t); });
+    }
+    for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+      benchmark::RegisterBenchmark(
+          (std::string("QuantizeAct/") + isa_name(isa) + "/" + dtype_name(at)).c_str(),
+          [isa, at](benchmark::State& s) { quantize_bench(s, isa, at); });
+    }
+  }
+  for (DType t : kTypes) {
+    benchmark::RegisterBenchmark((std::string("Matmul/") + dtype_name(t)).c_str(),
+                                 [t](benchmark::State& s) { matmul_bench(s, t); })
+        ->ArgNames({"tokens", "threads"})
+        ->Args({1, 1})
+        ->Args({32, 1})
+        ->Args({1, 2})
+        ->UseRealTime();
+  }
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace minnow::kernels
+
+BENCHMARK_MAIN();

@@ -1,0 +1,186 @@
+// Builds the kernel tables (scalar reference, then each ISA's overrides on top of a copy of
+// it) and picks the one for this machine once: best available, or MINNOW_ISA.
+#include <cstdlib>
+#include <cstring>
+
+#include "base/cpu_features.h"
+#include "base/log.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/kernel_table.h"
+#include "kernels/scalar/scalar_kernels.h"
+#include "tensor/quants.h"
+
+namespace minnow::kernels {
+namespace {
+
+constexpr size_t idx(DType t) {
+  return static_cast<size_t>(t);
+}
+
+// Scalar quantize_act / to_float entries: the reference implementations in tensor/.
+void copy_f32(const float* x, void* out, int64_t n) {
+  if (n > 0) std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
+}
+void quantize_q8_0(const float* x, void* out, int64_t n) {
+  quantize_row_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+}
+void quantize_q8_1(const float* x, void* out, int64_t n) {
+  quantize_row_q8_1(x, static_cast<BlockQ8_1*>(out), n);
+}
+void quantize_q8_k(const float* x, void* out, int64_t n) {
+  quantize_row_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+}
+
+template <DType T>
+void to_float(const void* src, float* dst, int64_t n) {
+  dequantize_row(T, src, dst, n);
+}
+
+KernelTable make_scalar() {
+  KernelTable t{};
+  t.isa = Isa::kScalar;
+  t.vec_dot[idx(DType::F32)] = scalar::vec_dot_f32_f32;
+  t.vec_dot[idx(DType::F16)] = scalar::vec_dot_f16_f32;
+  t.vec_dot[idx(DType::BF16)] = scalar::vec_dot_bf16_f32;
+  t.vec_dot[idx(DType::Q4_0)] = scalar::vec_dot_q4_0_q8_0;
+  t.vec_dot[idx(DType::Q4_1)] = scalar::vec_dot_q4_1_q8_1;
+  t.vec_dot[idx(DType::Q5_0)] = scalar::vec_dot_q5_0_q8_0;
+  t.vec_dot[idx(DType::Q5_1)] = scalar::vec_dot_q5_1_q8_1;
+  t.vec_dot[idx(DType::Q8_0)] = scalar::vec_dot_q8_0_q8_0;
+  t.vec_dot[idx(DType::Q4_K)] = scalar::vec_dot_q4_k_q8_k;
+  t.vec_dot[idx(DType::Q5_K)] = scalar::vec_dot_q5_k_q8_k;
+  t.vec_dot[idx(DType::Q6_K)] = scalar::vec_dot_q6_k_q8_k;
+
+  t.quantize_act[idx(DType::F32)] = copy_f32;
+  t.quantize_act[idx(DType::Q8_0)] = quantize_q8_0;
+  t.quantize_act[idx(DType::Q8_1)] = quantize_q8_1;
+  t.quantize_act[idx(DType::Q8_K)] = quantize_q8_k;
+
+  t.to_float[idx(DType::F32)] = to_float<DType::F32>;
+  t.to_float[idx(DType::F16)] = to_float<DType::F16>;
+  t.to_float[idx(DType::BF16)] = to_float<DType::BF16>;
+  t.to_float[idx(DType::Q4_0)] = to_float<DType::Q4_0>;
+  t.to_float[idx(DType::Q4_1)] = to_float<DType::Q4_1>;
+  t.to_float[idx(DType::Q5_0)] = to_float<DType::Q5_0>;
+  t.to_float[idx(DType::Q5_1)] = to_float<DType::Q5_1>;
+  t.to_float[idx(DType::Q8_0)] = to_float<DType::Q8_0>;
+  t.to_float[idx(DType::Q4_K)] = to_float<DType::Q4_K>;
+  t.to_float[idx(DType::Q5_K)] = to_float<DType::Q5_K>;
+  t.to_float[idx(DType::Q6_K)] = to_float<DType::Q6_K>;
+
+  t.dot_f32 = scalar::dot_f32;
+  t.axpy_f32 = scalar::axpy_f32;
+  t.dot_f16_f32 = scalar::dot_f16_f32;
+  t.axpy_f16 = scalar::axpy_f16;
+  t.f32_to_f16 = scalar::f32_to_f16;
+  return t;
+}
+
+KernelTable make_avx2() {
+  KernelTable t = make_scalar();
+  t.isa = Isa::kAvx2;
+  t.vec_dot[idx(DType::F32)] = avx2::vec_dot_f32_f32;
+  t.vec_dot[idx(DType::F16)] = avx2::vec_dot_f16_f32;
+  t.vec_dot[idx(DType::BF16)] = avx2::vec_dot_bf16_f32;
+  t.vec_dot[idx(DType::Q4_0)] = avx2::vec_dot_q4_0_q8_0;
+  t.vec_dot[idx(DType::Q4_1)] = avx2::vec_dot_q4_1_q8_1;
+  t.vec_dot[idx(DType::Q5_0)] = avx2::vec_dot_q5_0_q8_0;
+  t.vec_dot[idx(DType::Q5_1)] = avx2::vec_dot_q5_1_q8_1;
+  t.vec_dot[idx(DType::Q8_0)] = avx2::vec_dot_q8_0_q8_0;
+  t.vec_dot[idx(DType::Q4_K)] = avx2::vec_dot_q4_k_q8_k;
+  t.vec_dot[idx(DType::Q5_K)] = avx2::vec_dot_q5_k_q8_k;
+  t.vec_dot[idx(DType::Q6_K)] = avx2::vec_dot_q6_k_q8_k;
+
+  t.quantize_act[idx(DType::Q8_0)] = avx2::quantize_row_q8_0;
+  t.quantize_act[idx(DType::Q8_1)] = avx2::quantize_row_q8_1;
+  t.quantize_act[idx(DType::Q8_K)] = avx2::quantize_row_q8_k;
+
+  t.to_float[idx(DType::F16)] = avx2::to_float_f16;
+  t.to_float[idx(DType::BF16)] = avx2::to_float_bf16;
+
+  t.dot_f32 = avx2::dot_f32;
+  t.axpy_f32 = avx2::axpy_f32;
+  t.dot_f16_f32 = avx2::dot_f16_f32;
+  t.axpy_f16 = avx2::axpy_f16;
+  t.f32_to_f16 = avx2::f32_to_f16;
+  return t;
+}
+
+// Best first.
+constexpr Isa kPreference[] = {Isa::kAvx2, Isa::kScalar};
+
+Isa best_isa() {
+  for (Isa isa : kPreference)
+    if (isa_available(isa)) return isa;
+  return Isa::kScalar;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+  }
+  return "unknown";
+}
+
+DType activation_type(DType w) {
+  switch (w) {
+    case DType::Q4_0:
+    case DType::Q5_0:
+    case DType::Q8_0:
+      return DType::Q8_0;
+    case DType::Q4_1:
+    case DType::Q5_1:
+      return DType::Q8_1;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return DType::Q8_K;
+    default:
+      return DType::F32;
+  }
+}
+
+bool isa_available(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2: {
+      const CpuFeatures& f = cpu_features();
+      return f.avx2 && f.fma && f.f16c;
+    }
+  }
+  return false;
+}
+
+const KernelTable& table(Isa isa) {
+  static const KernelTable scalar_table = make_scalar();
+  static const KernelTable avx2_table = make_avx2();
+  return isa == Isa::kAvx2 ? avx2_table : scalar_table;
+}
+
+Isa choose_isa(const char* requested) {
+  const Isa best = best_isa();
+  if (requested == nullptr || requested[0] == '\0') return best;
+  for (Isa isa : kPreference) {
+    if (std::strcmp(requested, isa_name(isa)) != 0) continue;
+    if (isa_available(isa)) return isa;
+    log_message(LogLevel::kWarn, "kernels: MINNOW_ISA=%s is not available on this CPU; using %s", requested,
+                isa_name(best));
+    return best;
+  }
+  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2); using %s", requested,
+              isa_name(best));
+  return best;
+}
+
+const KernelTable& active() {
+  static const KernelTable& t = table(choose_isa(std::getenv("MINNOW_ISA")));
+  return t;
+}
+
+}  // namespace minnow::kernels

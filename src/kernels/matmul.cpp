@@ -1,0 +1,77 @@
+// Quantized matrix x activations: quantize each activation row once, then split weight rows
+// across the pool. Not a GEMM library: each output is one vec_dot call, so the result never
+// depends on the thread count or on how tokens are batched.
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/kernel_table.h"
+
+namespace minnow::kernels {
+namespace {
+
+// Prompt batches: for each chunk of weight rows, walk the tokens in tiles, and for each row in
+// the chunk dot it against every token of the tile. A chunk of <= 16 rows (16 x 2.3 KB for a
+// 4096-wide q4_0 row) plus a tile of 32 quantized tokens (32 x 4.3 KB of q8_0) is ~180 KB,
+// which stays in a core's L2, so each weight byte comes from DRAM once per 32 tokens rather
+// than once per token.
+constexpr int64_t kTokenTile = 32;
+
+// Quantizing a 4096-float row to q8_0 takes ~4 us with AVX2 (bench/kernels_bench, QuantizeAct);
+// below this many rows, waking the pool costs about what it saves.
+constexpr int64_t kParallelQuantizeMinRows = 4;
+
+// Rows per pool chunk: enough chunks (4 per thread) to balance, few enough that the shared
+// atomic counter is touched rarely; 64 rows of a 4096-wide matrix is >= 100 KB of weights.
+int64_t row_grain(int64_t n_out, int64_t n_tokens, int n_threads) {
+  const int64_t cap = n_tokens > 1 ? 16 : 64;
+  return std::clamp<int64_t>(n_out / (4 * static_cast<int64_t>(n_threads)), 1, cap);
+}
+
+}  // namespace
+
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tokens, float* y) {
+  if (n_out <= 0 || n_tokens <= 0) return;
+  const DType atype = activation_type(wtype);
+  const VecDotFn vec_dot = kt.vec_dot[static_cast<size_t>(wtype)];
+  const QuantizeRowFn quantize = kt.quantize_act[static_cast<size_t>(atype)];
+  const std::optional<size_t> w_row = row_bytes(wtype, n_in);
+  const std::optional<size_t> a_row = row_bytes(atype, n_in);
+  assert(vec_dot != nullptr && quantize != nullptr && w_row && a_row);
+
+  // [n_tokens][a_row] bytes of atype. f32 activations are used in place. The buffer belongs to
+  // the calling thread and only grows, so steady-state decoding allocates nothing.
+  const char* xq = reinterpret_cast<const char*>(x);
+  if (atype != DType::F32) {
+    thread_local std::vector<char> scratch;
+    const size_t need = *a_row * static_cast<size_t>(n_tokens);
+    if (scratch.size() < need) scratch.resize(need);
+    char* q = scratch.data();
+    auto quantize_rows = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) quantize(x + t * n_in, q + static_cast<size_t>(t) * *a_row, n_in);
+    };
+    if (n_tokens >= kParallelQuantizeMinRows) {
+      pool.parallel_for(n_tokens, 1, quantize_rows);
+    } else {
+      quantize_rows(0, n_tokens);
+    }
+    xq = q;
+  }
+
+  const char* wb = static_cast<const char*>(w);
+  const size_t wr = *w_row, ar = *a_row;
+  pool.parallel_for(n_out, row_grain(n_out, n_tokens, pool.size()), [&](int64_t r0, int64_t r1) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
+      for (int64_t r = r0; r < r1; ++r) {
+        const char* wrow = wb + static_cast<size_t>(r) * wr;
+        for (int64_t t = t0; t < t1; ++t)
+          vec_dot(n_in, wrow, xq + static_cast<size_t>(t) * ar, &y[t * n_out + r]);
+      }
+    }
+  });
+}
+
+}  // namespace minnow::kernels

@@ -1,0 +1,83 @@
+// The kernel tables: every supported weight type has a vec_dot and a to_float on every ISA,
+// each activation type a quantizer; activation types pair as the reference engine pairs them;
+// MINNOW_ISA names resolve, and unknown or unavailable ones fall back to the best with a warning.
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "kernel_test_data.h"
+#include "test_util.h"
+
+namespace minnow::kernels::test {
+namespace {
+
+std::vector<std::string>* g_warnings = nullptr;
+void capture(LogLevel level, const char* message) {
+  if (g_warnings != nullptr && level == LogLevel::kWarn) g_warnings->push_back(message);
+}
+
+TEST(KernelsDispatch, ActivationTypes) {
+  EXPECT_EQ(activation_type(DType::Q4_0), DType::Q8_0);
+  EXPECT_EQ(activation_type(DType::Q5_0), DType::Q8_0);
+  EXPECT_EQ(activation_type(DType::Q8_0), DType::Q8_0);
+  EXPECT_EQ(activation_type(DType::Q4_1), DType::Q8_1);
+  EXPECT_EQ(activation_type(DType::Q5_1), DType::Q8_1);
+  EXPECT_EQ(activation_type(DType::Q4_K), DType::Q8_K);
+  EXPECT_EQ(activation_type(DType::Q5_K), DType::Q8_K);
+  EXPECT_EQ(activation_type(DType::Q6_K), DType::Q8_K);
+  EXPECT_EQ(activation_type(DType::F32), DType::F32);
+  EXPECT_EQ(activation_type(DType::F16), DType::F32);
+  EXPECT_EQ(activation_type(DType::BF16), DType::F32);
+}
+
+TEST(KernelsDispatch, TablesAreComplete) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+    if (!isa_available(isa)) continue;
+    const KernelTable& kt = table(isa);
+    EXPECT_EQ(kt.isa, isa);
+    for (uint32_t id = 0; id < kDTypeIdLimit; ++id) {
+      const DTypeInfo* info = dtype_info(id);
+      if (info == nullptr || !info->supported) continue;
+      EXPECT_NE(kt.vec_dot[id], nullptr) << isa_name(isa) << " " << info->name;
+      EXPECT_NE(kt.to_float[id], nullptr) << isa_name(isa) << " " << info->name;
+      EXPECT_NE(kt.quantize_act[static_cast<size_t>(activation_type(static_cast<DType>(id)))], nullptr)
+          << isa_name(isa) << " " << info->name;
+    }
+    EXPECT_NE(kt.dot_f32, nullptr);
+    EXPECT_NE(kt.axpy_f32, nullptr);
+    EXPECT_NE(kt.dot_f16_f32, nullptr);
+    EXPECT_NE(kt.axpy_f16, nullptr);
+    EXPECT_NE(kt.f32_to_f16, nullptr);
+  }
+}
+
+TEST(KernelsDispatch, ChooseIsa) {
+  std::vector<std::string> warnings;
+  g_warnings = &warnings;
+  set_log_sink(capture);
+  const Isa best = isa_available(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+  EXPECT_EQ(choose_isa(nullptr), best);
+  EXPECT_EQ(choose_isa(""), best);
+  EXPECT_EQ(choose_isa("scalar"), Isa::kScalar);
+  EXPECT_TRUE(warnings.empty());
+  if (isa_available(Isa::kAvx2)) {
+    EXPECT_EQ(choose_isa("avx2"), Isa::kAvx2);
+    EXPECT_TRUE(warnings.empty());
+  } else {
+    EXPECT_EQ(choose_isa("avx2"), best);
+    EXPECT_EQ(warnings.size(), 1u);
+    warnings.clear();
+  }
+  EXPECT_EQ(choose_isa("avx9000"), best);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("avx9000"), std::string::npos) << warnings[0];
+  set_log_sink(nullptr);
+  g_warnings = nullptr;
+
+  EXPECT_TRUE(isa_available(active().isa));
+  EXPECT_STREQ(isa_name(Isa::kScalar), "scalar");
+  EXPECT_STREQ(isa_name(Isa::kAvx2), "avx2");
+}
+
+}  // namespace
+}  // namespace minnow::kernels::test
