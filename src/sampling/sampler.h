@@ -9,12 +9,12 @@
 namespace minnow {
 
 struct SamplerParams {
-  float temperature = 0.8f;  // <= 0: greedy
-  int32_t top_k = 40;        // <= 0: off
-  float top_p = 0.9f;        // >= 1: off
-  float min_p = 0.0f;        // <= 0: off
-  float repeat_penalty = 1.0f;  // 1: off; divides positive logits / multiplies negative ones
-  int32_t repeat_last_n = 64;   // window of recent tokens the penalties look at; 0 off, -1 all
+  float temperature = 0.8f;        // <= 0: greedy
+  int32_t top_k = 40;              // <= 0: off
+  float top_p = 0.9f;              // >= 1: off
+  float min_p = 0.0f;              // <= 0: off
+  float repeat_penalty = 1.0f;     // 1: off; divides positive logits / multiplies negative ones
+  int32_t repeat_last_n = 64;      // window of recent tokens the penalties look at; 0 off, -1 all
   float frequency_penalty = 0.0f;  // minus count * this
   float presence_penalty = 0.0f;   // minus this once present
   uint64_t seed = 0;
@@ -24,9 +24,10 @@ class Sampler {
  public:
   Sampler(const SamplerParams& params, int32_t n_vocab);
 
-  // logits: [n_vocab]; not modified.
+  // logits: [n_vocab]; not modified. NaN logits are never chosen; +inf counts as the largest
+  // finite value. If nothing is finite, returns the lowest id that is not NaN (0 if none).
   int32_t sample(const float* logits);
-  // Records a token (prompt or generated) for the penalties.
+  // Records a token (prompt or generated) for the penalties; out-of-range ids are ignored.
   void accept(int32_t token);
   void reset();  // forgets history and re-seeds
 
@@ -37,11 +38,15 @@ class Sampler {
     int32_t id;
     float logit;
   };
-  SamplerParams params_;
+  SamplerParams params_;  // sanitized: NaN or out-of-domain values mean "off"
   int32_t n_vocab_;
   std::mt19937_64 rng_;
+  // The penalty window: a ring of the last repeat_last_n accepted tokens (unused when the
+  // window is everything or nothing), and how often each token occurs in it.
   std::vector<int32_t> history_;
-  std::vector<Candidate> cand_;  // scratch
+  size_t history_head_ = 0;      // the oldest entry once the ring is full
+  std::vector<int32_t> counts_;  // [n_vocab]
+  std::vector<Candidate> cand_;  // [n_vocab] scratch, reserved once
 };
 
 }  // namespace minnow

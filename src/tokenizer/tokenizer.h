@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,19 +28,38 @@ enum class TokenType : int32_t {  // tokenizer.ggml.token_type values
   kByte = 6,
 };
 
+// The tokenizer.ggml.* metadata as plain data. from_gguf reads one from a file; tests and tools
+// can build one directly. Absent optional fields take the model's defaults.
+struct VocabSpec {
+  std::string model;                // tokenizer.ggml.model
+  std::string name;                 // general.name: a few models' token quirks key on it, as in llama.cpp
+  std::vector<std::string> tokens;  // tokenizer.ggml.tokens
+  std::optional<std::vector<float>> scores;         // absent: all 0
+  std::optional<std::vector<int32_t>> token_types;  // absent: all normal
+  // Special ids; -1 or 0xFFFFFFFF (how converters write "none") mean none. Absent: SPM's
+  // defaults bos 1, eos 2, unk 0 where the vocabulary is that large; none for the rest.
+  std::optional<int64_t> bos_id, eos_id, unk_id, pad_id, eot_id, eom_id;
+  std::optional<bool> add_bos, add_eos, add_space_prefix;  // absent: true, false, true (SPM)
+};
+
 class Tokenizer {
  public:
-  // Reads tokenizer.ggml.{model,tokens,scores,token_type,merges,bos_token_id,...}; errors name
-  // the missing or malformed key (and an unsupported tokenizer.ggml.model).
+  // Reads tokenizer.ggml.{model,tokens,scores,token_type,bos_token_id,...}; errors name the
+  // missing or malformed key (and an unsupported tokenizer.ggml.model).
   static Result<Tokenizer> from_gguf(const gguf::File& file);
+  // Validates spec (lengths agree, ids in range, token types known, vocabulary not empty).
+  static Result<Tokenizer> from_spec(VocabSpec spec);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // Encodes text. add_bos: prepend BOS when the vocabulary asks for it (add_bos_token; default
-  // true for SPM). parse_special: text like "<s>" or "<|im_start|>" maps to control tokens;
-  // false treats it as plain text (user content must never become special tokens).
+  // Encodes text. add_bos: add the special tokens the vocabulary asks for: BOS in front
+  // (add_bos_token; default true for SPM) and EOS at the end (add_eos_token; rare).
+  // parse_special: text like "<s>" or "<|im_start|>" maps to control tokens; false treats it as
+  // plain text (user content must never become special tokens). User-defined tokens are whole
+  // pieces of the vocabulary and match either way, as in SentencePiece and llama.cpp.
+  // Any bytes are accepted: invalid UTF-8 falls back to byte tokens (or unk).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
 
   // The bytes of one token as it appears in output: SPM's "▁" becomes a space, <0xNN> byte
@@ -47,15 +67,21 @@ class Tokenizer {
   // render_special. Out-of-range ids give "".
   std::string token_to_piece(int32_t id, bool render_special = false) const;
 
-  // Concatenated pieces (a leading space after BOS is dropped, as SPM decoding does).
+  // Concatenated pieces. With add_space_prefix, the leading space of the first piece that is
+  // not a control token (BOS) is dropped, as SentencePiece decoding does, so that
+  // decode(encode(x)) == x.
   std::string decode(const std::vector<int32_t>& ids) const;
 
   int32_t n_vocab() const;
   int32_t bos_id() const;  // -1 when none
   int32_t eos_id() const;  // -1 when none
+  int32_t eot_id() const;  // end of turn (tokenizer.ggml.eot_token_id or a known marker); -1
   bool add_bos() const;    // whether the vocabulary wants BOS prepended
-  bool is_eog(int32_t id) const;  // end of generation: eos, eot, and the like
-  std::string_view model() const;  // tokenizer.ggml.model ("llama", "gpt2", ...)
+  // End of generation: eos, eot, eom, and control tokens whose text is a well-known end
+  // marker (<|end|>, <|im_end|>, <|eot_id|>, <end_of_turn>, <|endoftext|>, ...).
+  bool is_eog(int32_t id) const;
+  TokenType token_type(int32_t id) const;         // kUndefined for out-of-range ids
+  std::string_view model() const;                 // tokenizer.ggml.model ("llama", "gpt2", ...)
   std::string_view token_text(int32_t id) const;  // the raw vocab entry
 
   struct Impl;
