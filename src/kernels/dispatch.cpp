@@ -40,8 +40,8 @@ KernelTable make_scalar() {
   KernelTable t{};
   t.isa = Isa::kScalar;
   t.vec_dot[idx(DType::F32)] = scalar::vec_dot_f32_f32;
-  t.vec_dot[idx(DType::F16)] = scalar::vec_dot_f16_f32;
-  t.vec_dot[idx(DType::BF16)] = scalar::vec_dot_bf16_f32;
+  t.vec_dot[idx(DType::F16)] = scalar::vec_dot_f16_f16;
+  t.vec_dot[idx(DType::BF16)] = scalar::vec_dot_bf16_bf16;
   t.vec_dot[idx(DType::Q4_0)] = scalar::vec_dot_q4_0_q8_0;
   t.vec_dot[idx(DType::Q4_1)] = scalar::vec_dot_q4_1_q8_1;
   t.vec_dot[idx(DType::Q5_0)] = scalar::vec_dot_q5_0_q8_0;
@@ -52,6 +52,8 @@ KernelTable make_scalar() {
   t.vec_dot[idx(DType::Q6_K)] = scalar::vec_dot_q6_k_q8_k;
 
   t.quantize_act[idx(DType::F32)] = copy_f32;
+  t.quantize_act[idx(DType::F16)] = scalar::quantize_row_f16;
+  t.quantize_act[idx(DType::BF16)] = scalar::quantize_row_bf16;
   t.quantize_act[idx(DType::Q8_0)] = quantize_q8_0;
   t.quantize_act[idx(DType::Q8_1)] = quantize_q8_1;
   t.quantize_act[idx(DType::Q8_K)] = quantize_q8_k;
@@ -80,8 +82,8 @@ KernelTable make_avx2() {
   KernelTable t = make_scalar();
   t.isa = Isa::kAvx2;
   t.vec_dot[idx(DType::F32)] = avx2::vec_dot_f32_f32;
-  t.vec_dot[idx(DType::F16)] = avx2::vec_dot_f16_f32;
-  t.vec_dot[idx(DType::BF16)] = avx2::vec_dot_bf16_f32;
+  t.vec_dot[idx(DType::F16)] = avx2::vec_dot_f16_f16;
+  t.vec_dot[idx(DType::BF16)] = avx2::vec_dot_bf16_bf16;
   t.vec_dot[idx(DType::Q4_0)] = avx2::vec_dot_q4_0_q8_0;
   t.vec_dot[idx(DType::Q4_1)] = avx2::vec_dot_q4_1_q8_1;
   t.vec_dot[idx(DType::Q5_0)] = avx2::vec_dot_q5_0_q8_0;
@@ -91,6 +93,7 @@ KernelTable make_avx2() {
   t.vec_dot[idx(DType::Q5_K)] = avx2::vec_dot_q5_k_q8_k;
   t.vec_dot[idx(DType::Q6_K)] = avx2::vec_dot_q6_k_q8_k;
 
+  t.quantize_act[idx(DType::F16)] = avx2::quantize_row_f16;
   t.quantize_act[idx(DType::Q8_0)] = avx2::quantize_row_q8_0;
   t.quantize_act[idx(DType::Q8_1)] = avx2::quantize_row_q8_1;
   t.quantize_act[idx(DType::Q8_K)] = avx2::quantize_row_q8_k;
@@ -140,6 +143,10 @@ DType activation_type(DType w) {
     case DType::Q5_K:
     case DType::Q6_K:
       return DType::Q8_K;
+    case DType::F16:
+      return DType::F16;
+    case DType::BF16:
+      return DType::BF16;
     default:
       return DType::F32;
   }

@@ -3,7 +3,8 @@
 // reference that defines every kernel; ISA tables override entries and fall back to it.
 //
 // Matrix-vector products quantize the activations first to the weight type's partner type
-// (q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_k for the k-quants, f32 for float weights),
+// (q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_k for the k-quants, f16 for f16 and bf16
+// for bf16 weights, f32 for f32),
 // as the reference engine does, then take integer dot products block by block.
 #pragma once
 

@@ -26,8 +26,8 @@ TEST(KernelsDispatch, ActivationTypes) {
   EXPECT_EQ(activation_type(DType::Q5_K), DType::Q8_K);
   EXPECT_EQ(activation_type(DType::Q6_K), DType::Q8_K);
   EXPECT_EQ(activation_type(DType::F32), DType::F32);
-  EXPECT_EQ(activation_type(DType::F16), DType::F32);
-  EXPECT_EQ(activation_type(DType::BF16), DType::F32);
+  EXPECT_EQ(activation_type(DType::F16), DType::F16);
+  EXPECT_EQ(activation_type(DType::BF16), DType::BF16);
 }
 
 TEST(KernelsDispatch, TablesAreComplete) {

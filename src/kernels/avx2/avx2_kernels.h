@@ -7,8 +7,9 @@
 namespace minnow::kernels::avx2 {
 
 void vec_dot_f32_f32(int64_t n, const void* w, const void* a, float* out);
-void vec_dot_f16_f32(int64_t n, const void* w, const void* a, float* out);
-void vec_dot_bf16_f32(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_f16_f16(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_bf16_bf16(int64_t n, const void* w, const void* a, float* out);
+void quantize_row_f16(const float* x, void* out, int64_t n);  // f16 activations
 
 void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out);
 void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out);

@@ -2,6 +2,8 @@
 // and f16/bf16 row conversion. Four 8-lane FMA accumulators hide the FMA latency; tails use
 // masked loads (f32) or a zero-padded 8-element buffer (16-bit types), never scalar code.
 #include "kernels/avx2/avx2_kernels.h"
+
+#include <cstring>
 #include "kernels/avx2/simd.h"
 
 namespace minnow::kernels::avx2 {
@@ -22,6 +24,13 @@ inline __m256 load_f16_tail(const uint16_t* p, int64_t r) {
   uint16_t buf[8] = {};
   std::memcpy(buf, p, static_cast<size_t>(r) * sizeof(uint16_t));
   return load_f16x8(buf);
+}
+
+inline float bf16_one(uint16_t h) {
+  const uint32_t w = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
 }
 
 inline __m256 load_bf16x8(const uint16_t* p) {
@@ -138,14 +147,35 @@ void vec_dot_f32_f32(int64_t n, const void* w, const void* a, float* out) {
   *out = dot_f32(n, static_cast<const float*>(w), static_cast<const float*>(a));
 }
 
-void vec_dot_f16_f32(int64_t n, const void* w, const void* a, float* out) {
-  *out =
-      dot_16bit<load_f16x8, load_f16_tail>(n, static_cast<const uint16_t*>(w), static_cast<const float*>(a));
+// f16 x f16 and bf16 x bf16: exact f32 products summed in double, as the scalar reference
+// (scalar/float_kernels.cpp says why); the double sums differ from its order only far below
+// float's precision.
+template <__m256 (*Load)(const uint16_t*), float (*One)(uint16_t)>
+float dot_16bit_exact(int64_t n, const uint16_t* x, const uint16_t* y) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 p = _mm256_mul_ps(Load(x + i), Load(y + i));  // exact
+    acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+    acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+  }
+  const __m256d acc = _mm256_add_pd(acc0, acc1);
+  __m128d r = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+  double sum = _mm_cvtsd_f64(_mm_add_sd(r, _mm_unpackhi_pd(r, r)));
+  for (; i < n; ++i) sum += static_cast<double>(One(x[i]) * One(y[i]));
+  return static_cast<float>(sum);
 }
 
-void vec_dot_bf16_f32(int64_t n, const void* w, const void* a, float* out) {
-  *out = dot_16bit<load_bf16x8, load_bf16_tail>(n, static_cast<const uint16_t*>(w),
-                                                static_cast<const float*>(a));
+void vec_dot_f16_f16(int64_t n, const void* w, const void* a, float* out) {
+  *out = dot_16bit_exact<load_f16x8, f16_to_f32>(n, static_cast<const uint16_t*>(w),
+                                                   static_cast<const uint16_t*>(a));
 }
+
+void vec_dot_bf16_bf16(int64_t n, const void* w, const void* a, float* out) {
+  *out = dot_16bit_exact<load_bf16x8, bf16_one>(n, static_cast<const uint16_t*>(w),
+                                                  static_cast<const uint16_t*>(a));
+}
+
+void quantize_row_f16(const float* x, void* out, int64_t n) { f32_to_f16(x, static_cast<uint16_t*>(out), n); }
 
 }  // namespace minnow::kernels::avx2
