@@ -60,6 +60,13 @@ class Llama final : public Model {
     // Per token, every matrix is read once; the embedding table only for one row.
     const uint64_t embd_bytes = *row_bytes(tok_embd_.type, E) * static_cast<uint64_t>(V);
     weight_bytes_ = w.bytes() - embd_bytes + (output_.data == tok_embd_.data ? embd_bytes : 0);
+    uint64_t matmul_params = static_cast<uint64_t>(V) * E;  // the output matrix
+    for (const Layer& l : layers_) {
+      for (const nn::Weight* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+        matmul_params += static_cast<uint64_t>(m->n_in * m->n_out);
+      }
+    }
+    flops_per_token_ = 2 * matmul_params;
     return Status();
   }
 
@@ -97,22 +104,30 @@ class Llama final : public Model {
     for (int il = 0; il < hp_.n_layer; ++il) {
       const Layer& l = layers_[il];
       nn::rms_norm(x.data(), l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
+      c.emit("attn_norm", il, h.data(), n_tokens * E);
       nn::linear(c, l.wq, h.data(), n_tokens, q.data());
       nn::linear(c, l.wk, h.data(), n_tokens, k.data());
       nn::linear(c, l.wv, h.data(), n_tokens, v.data());
       nn::rope(rope, q.data(), n_tokens, hp_.n_head, hd, positions);
       nn::rope(rope, k.data(), n_tokens, hp_.n_head_kv, hd, positions);
+      c.emit("q", il, q.data(), n_tokens * q_dim);
+      c.emit("k", il, k.data(), n_tokens * kv_dim);
+      c.emit("v", il, v.data(), n_tokens * kv_dim);
       nn::kv_store(c, cache, il, k.data(), v.data(), n_tokens, positions);
       nn::attention(c, ap, cache, il, q.data(), n_tokens, positions, att.data());
+      c.emit("attn", il, att.data(), n_tokens * q_dim);
       nn::linear(c, l.wo, att.data(), n_tokens, h.data());
       nn::add_inplace(x.data(), h.data(), n_tokens * E);
 
+      c.emit("attn_out", il, x.data(), n_tokens * E);
       nn::rms_norm(x.data(), l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
       nn::linear(c, l.w_gate, h.data(), n_tokens, gate.data());
       nn::linear(c, l.w_up, h.data(), n_tokens, up.data());
       nn::swiglu_inplace(gate.data(), up.data(), n_tokens * F);
+      c.emit("ffn_act", il, gate.data(), n_tokens * F);
       nn::linear(c, l.w_down, gate.data(), n_tokens, h.data());
       nn::add_inplace(x.data(), h.data(), n_tokens * E);
+      c.emit("ffn_out", il, x.data(), n_tokens * E);
     }
 
     // Only the rows whose logits are wanted go through the (large) output matrix.

@@ -40,6 +40,9 @@ class Model {
   // Bytes of weights one token's forward pass reads (for bandwidth roofline figures).
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t n_params() const { return n_params_; }
+  // Multiply-adds x 2 of the weight matrices for one token (attention's context-length
+  // dependent part excluded): the work a prompt token costs, for compute roofline figures.
+  uint64_t flops_per_token() const { return flops_per_token_; }
 
   // Runs tokens [n_tokens] at positions [n_tokens] (consecutive, starting at cache.n_past()),
   // storing their keys and values in the cache. Writes logits [n_vocab] of every token when
@@ -51,6 +54,7 @@ class Model {
   HParams hp_;
   uint64_t weight_bytes_ = 0;
   uint64_t n_params_ = 0;
+  uint64_t flops_per_token_ = 0;
 };
 
 // Builds the model for the file's general.architecture; errors name an unsupported one and

@@ -124,7 +124,13 @@ TEST_P(LlamaTypes, F16CacheCloseToF32) {
   ASSERT_TRUE(l->model);
   const auto f32 = run(*l->model, kernels::active(), 2, 4, DType::F32);
   const auto f16 = run(*l->model, kernels::active(), 2, 4, DType::F16);
-  EXPECT_LE(max_rel_diff(f16, f32), 1e-2);
+  // F16 keys and values carry 11 significant bits (relative error <= 2^-11 = 4.9e-4). With float
+  // weights that moves logits by a few 1e-3 of their range here. With quantized weights the
+  // perturbed activations also cross q8 rounding boundaries downstream, each crossing moving a
+  // random tiny model's logits by ~1% (see kernels/avx2/quant_kernels.cpp), so they get 5e-2.
+  // A broken f16 path (wrong conversion, wrong row) gives errors of order 1 either way.
+  const bool quantized = dtype_info(GetParam()).block_size > 1;
+  EXPECT_LE(max_rel_diff(f16, f32), quantized ? 5e-2 : 1e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Weights, LlamaTypes,
