@@ -42,6 +42,7 @@ struct ModelInfo {
   uint64_t n_params = 0;
   uint64_t file_size = 0;
   uint64_t weight_bytes_per_token = 0;  // bytes of weights one generated token reads
+  uint64_t flops_per_token = 0;         // weight-matrix FLOPs of one token (2 x multiply-adds)
   int64_t context_length = 0;           // trained context
   int64_t embedding_length = 0;
   int64_t n_layer = 0;

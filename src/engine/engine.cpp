@@ -150,6 +150,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.n_params = impl->model->n_params();
   info.file_size = f.file_size();
   info.weight_bytes_per_token = impl->model->weight_bytes();
+  info.flops_per_token = impl->model->flops_per_token();
   info.context_length = hp.n_ctx_train;
   info.embedding_length = hp.n_embd;
   info.n_layer = hp.n_layer;
