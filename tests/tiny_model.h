@@ -36,7 +36,11 @@ inline std::vector<std::string> tiny_vocab() {
     std::snprintf(buf, sizeof buf, "<0x%02X>", b);
     v.push_back(buf);
   }
-  for (const char* p : {"\xe2\x96\x81", "\xe2\x96\x81t", "\xe2\x96\x81a", "he", "\xe2\x96\x81the", "in", "er", "on"}) v.push_back(p);
+  const std::string sp = "\xe2\x96\x81";  // SentencePiece's visible space
+  for (std::string p : {sp, sp + "t", sp + "a", std::string("he"), sp + "the", std::string("in"), std::string("er"),
+                        std::string("on")}) {
+    v.push_back(p);
+  }
   for (char c = 'a'; c <= 'z'; ++c) v.push_back(std::string(1, c));
   return v;
 }
