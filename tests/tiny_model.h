@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct TinyLlamaSpec {
   uint32_t raw_type_id = UINT32_MAX;  // when set, the attn_q tensors claim this type id instead
   bool tied = false;              // no output.weight
   bool drop_output_norm = false;  // leave a required tensor out
+  std::vector<float> rope_freqs;  // Llama 3 rope_freqs.weight ([head_dim / 2]) when not empty
   uint64_t seed = 1;
 };
 
@@ -111,6 +113,13 @@ inline std::vector<uint8_t> make_tiny_llama(const TinyLlamaSpec& s) {
   }
   if (!s.drop_output_norm) add("output_norm.weight", s.n_embd, 1, false);
   if (!s.tied) add("output.weight", s.n_embd, n_vocab, true);
+  if (!s.rope_freqs.empty()) {
+    std::vector<uint8_t> data(s.rope_freqs.size() * sizeof(float));
+    std::memcpy(data.data(), s.rope_freqs.data(), data.size());
+    if (!w.add_tensor("rope_freqs.weight", DType::F32, {static_cast<int64_t>(s.rope_freqs.size())}, std::move(data)).ok()) {
+      std::abort();
+    }
+  }
   return w.to_bytes();
 }
 

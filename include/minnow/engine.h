@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "minnow/error.h"
+#include "minnow/sampling_options.h"
 
 namespace minnow {
 
@@ -61,18 +62,6 @@ struct SessionOptions {
   int n_ctx = 0;         // <= 0: the trained context, capped at 4096
   bool kv_f32 = false;   // F32 KV cache instead of F16 (for differential checks)
   int n_batch = 512;     // prompt tokens per forward pass
-};
-
-struct SamplingOptions {
-  float temperature = 0.8f;  // <= 0: greedy
-  int32_t top_k = 40;
-  float top_p = 0.9f;
-  float min_p = 0.0f;
-  float repeat_penalty = 1.0f;
-  int32_t repeat_last_n = 64;
-  float frequency_penalty = 0.0f;
-  float presence_penalty = 0.0f;
-  uint64_t seed = 0;  // the same seed gives the same text
 };
 
 struct GenerateOptions {

@@ -258,18 +258,7 @@ Result<GenerateStats> Session::generate(std::string_view prompt, const GenerateO
   MINNOW_CHECK_OK(eval(tokens, false));
   stats.prompt_seconds = seconds_since(t0);
 
-  const SamplingOptions& so = options.sampling;
-  SamplerParams sp;
-  sp.temperature = so.temperature;
-  sp.top_k = so.top_k;
-  sp.top_p = so.top_p;
-  sp.min_p = so.min_p;
-  sp.repeat_penalty = so.repeat_penalty;
-  sp.repeat_last_n = so.repeat_last_n;
-  sp.frequency_penalty = so.frequency_penalty;
-  sp.presence_penalty = so.presence_penalty;
-  sp.seed = so.seed;
-  Sampler sampler(sp, m.model->hparams().n_vocab);
+  Sampler sampler(options.sampling, m.model->hparams().n_vocab);
   for (int32_t t : tokens) sampler.accept(t);
 
   Utf8Stream utf8;

@@ -22,6 +22,11 @@ constexpr int64_t kTokenTile = 32;
 // below this many rows, waking the pool costs about what it saves.
 constexpr int64_t kParallelQuantizeMinRows = 4;
 
+// Below this many multiply-adds a product takes under ~10 us on one core, about what waking and
+// joining the pool's workers costs: run it on the calling thread. Every matrix of a 135M-param
+// model is above it (576 x 576 = 330K); tiny test models like stories260K (64 x 64) are below.
+constexpr int64_t kParallelMinMacs = int64_t{1} << 16;
+
 // Rows per pool chunk: enough chunks (4 per thread) to balance, few enough that the shared
 // atomic counter is touched rarely; 64 rows of a 4096-wide matrix is >= 100 KB of weights.
 int64_t row_grain(int64_t n_out, int64_t n_tokens, int n_threads) {
@@ -62,7 +67,7 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
 
   const char* wb = static_cast<const char*>(w);
   const size_t wr = *w_row, ar = *a_row;
-  pool.parallel_for(n_out, row_grain(n_out, n_tokens, pool.size()), [&](int64_t r0, int64_t r1) {
+  auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
       for (int64_t r = r0; r < r1; ++r) {
@@ -71,7 +76,12 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
           vec_dot(n_in, wrow, xq + static_cast<size_t>(t) * ar, &y[t * n_out + r]);
       }
     }
-  });
+  };
+  if (n_out * n_in * n_tokens < kParallelMinMacs) {
+    rows(0, n_out);
+  } else {
+    pool.parallel_for(n_out, row_grain(n_out, n_tokens, pool.size()), rows);
+  }
 }
 
 }  // namespace minnow::kernels

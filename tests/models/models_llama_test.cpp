@@ -146,6 +146,22 @@ TEST(LlamaLoad, TiedOutputUsesEmbeddings) {
   for (float v : run(*l->model, kernels::active(), 1, 4)) ASSERT_TRUE(std::isfinite(v));
 }
 
+TEST(LlamaLoad, RopeFreqsScaleFrequencies) {
+  const test::TinyLlamaSpec base;  // head_dim 16: 8 factors
+  test::TinyLlamaSpec ones = base, twos = base, short_list = base;
+  ones.rope_freqs.assign(8, 1.0f);
+  twos.rope_freqs.assign(8, 2.0f);
+  short_list.rope_freqs.assign(3, 1.0f);
+  auto l0 = load(base), l1 = load(ones), l2 = load(twos);
+  ASSERT_TRUE(l0->model && l1->model && l2->model);
+  const auto r0 = run(*l0->model, kernels::active(), 1, 4);
+  EXPECT_EQ(run(*l1->model, kernels::active(), 1, 4), r0);
+  EXPECT_GT(max_rel_diff(run(*l2->model, kernels::active(), 1, 4), r0), 1e-3);
+  auto e = load_error(short_list);
+  ASSERT_TRUE(e.ok());
+  EXPECT_NE(e->find("rope_freqs.weight"), std::string::npos) << *e;
+}
+
 TEST(LlamaLoad, ClearErrors) {
   test::TinyLlamaSpec s;
   s.arch = "mamba9";
