@@ -33,7 +33,9 @@ enum class TokenType : int32_t {  // tokenizer.ggml.token_type values
 struct VocabSpec {
   std::string model;                // tokenizer.ggml.model
   std::string name;                 // general.name: a few models' token quirks key on it, as in llama.cpp
+  std::string pre;                  // tokenizer.ggml.pre: the BPE pre-tokenizer ("llama-bpe", ...); "" absent
   std::vector<std::string> tokens;  // tokenizer.ggml.tokens
+  std::optional<std::vector<std::string>> merges;  // tokenizer.ggml.merges ("a b" pairs, BPE rank order)
   std::optional<std::vector<float>> scores;         // absent: all 0
   std::optional<std::vector<int32_t>> token_types;  // absent: all normal
   // Special ids; -1 or 0xFFFFFFFF (how converters write "none") mean none. Absent: SPM's
