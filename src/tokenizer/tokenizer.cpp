@@ -3,12 +3,15 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "gguf/gguf.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/model.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/wpm.h"
 
 namespace minnow {
 namespace {
@@ -17,6 +20,39 @@ namespace {
 bool is_space(char c) {
   return c == ' ' || (c >= '\t' && c <= '\r');
 }
+
+// Rules out special tokens that cannot occur in a text, from one pass over its 4-byte windows
+// (hashed into a bitset about 4x the text's size), so that a long special list costs one
+// search per token that may occur rather than one per token: DeepSeek's 2,400 user-defined
+// tokens made partition 2/3 of encoding time (1.7 MB/s). Never rules out a token that occurs.
+class WindowFilter {
+ public:
+  explicit WindowFilter(std::string_view text) {
+    while (bits_ < 22 && (size_t{1} << bits_) < 4 * text.size()) ++bits_;
+    set_.assign((size_t{1} << bits_) / 64 + 1, 0);
+    for (size_t i = 0; i + 4 <= text.size(); ++i) {
+      const uint32_t h = hash(text.data() + i);
+      set_[h / 64] |= uint64_t{1} << (h % 64);
+    }
+  }
+  bool may_contain(std::string_view token) const {
+    if (token.size() < 4) return true;
+    return test(token.data()) && test(token.data() + token.size() - 4);
+  }
+
+ private:
+  uint32_t hash(const char* p) const {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    return (w * 0x9E3779B1u) >> (32 - bits_);
+  }
+  bool test(const char* p) const {
+    const uint32_t h = hash(p);
+    return (set_[h / 64] >> (h % 64)) & 1;
+  }
+  int bits_ = 10;
+  std::vector<uint64_t> set_;
+};
 
 }  // namespace
 
@@ -36,9 +72,11 @@ struct Tokenizer::Impl {
   std::vector<Fragment> partition(std::string_view text, bool parse_special) const {
     std::vector<Fragment> frags{{-1, 0, text.size()}};
     std::vector<Fragment> next;
+    const WindowFilter filter(text);
     for (int32_t id : vocab.specials) {
       if (!parse_special && vocab.type(id) != TokenType::kUserDefined) continue;
       const std::string_view sp = vocab.tokens[static_cast<size_t>(id)];
+      if (!filter.may_contain(sp)) continue;
       next.clear();
       bool split = false;
       for (const Fragment& f : frags) {
@@ -91,15 +129,30 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
 }
 
 Result<Tokenizer> Tokenizer::from_spec(VocabSpec spec) {
-  // One model so far; the BPE family ("gpt2" and its pre-tokenizers) joins here.
-  if (spec.model != "llama") {
+  // SentencePiece ("llama"), WordPiece ("bert"), byte-level BPE ("gpt2" with its pre-tokenizers).
+  const bool wpm = spec.model == "bert";
+  const bool bpe = spec.model == "gpt2";
+  if (spec.model != "llama" && !wpm && !bpe) {
     return make_error("tokenizer: unsupported tokenizer model '%s'", spec.model.substr(0, 64).c_str());
   }
+  if (wpm) tok::apply_wpm_defaults(spec);
+  if (bpe) tok::apply_bpe_defaults(spec);
+  // The vocabulary takes the rest of spec; BPE's pre-tokenizer name and merges stay here.
+  const std::string pre = spec.pre;
+  const std::optional<std::vector<std::string>> merges = std::move(spec.merges);
   auto vocab = tok::build_vocab(std::move(spec));
   if (!vocab.ok()) return vocab.error();
   // The model keeps a reference to the vocabulary, so it lives in place on the heap.
   auto impl = std::unique_ptr<Impl>(new Impl{std::move(vocab).value(), nullptr});
-  impl->model = std::make_unique<tok::SpmModel>(impl->vocab);
+  if (wpm) {
+    impl->model = std::make_unique<tok::WpmModel>(impl->vocab);
+  } else if (bpe) {
+    auto model = tok::BpeModel::create(impl->vocab, pre, merges ? &*merges : nullptr);
+    if (!model.ok()) return model.error();
+    impl->model = std::move(model).value();
+  } else {
+    impl->model = std::make_unique<tok::SpmModel>(impl->vocab);
+  }
   return Tokenizer(std::move(impl));
 }
 

@@ -1,6 +1,6 @@
-// Text <-> token ids for the vocabularies GGUF files carry (tokenizer.ggml.*). This issue
-// needs SentencePiece-style vocabularies (tokenizer.ggml.model = "llama"); the BPE family
-// (gpt2 and its pre-tokenizers) joins behind the same interface.
+// Text <-> token ids for the vocabularies GGUF files carry (tokenizer.ggml.*): SentencePiece
+// ("llama"), byte-level BPE with the pre-tokenizer named by tokenizer.ggml.pre ("gpt2") and
+// WordPiece ("bert"), behind one interface that also handles special and control tokens.
 #pragma once
 
 #include <cstdint>
@@ -38,10 +38,10 @@ struct VocabSpec {
   std::optional<std::vector<std::string>> merges;  // tokenizer.ggml.merges ("a b" pairs, BPE rank order)
   std::optional<std::vector<float>> scores;         // absent: all 0
   std::optional<std::vector<int32_t>> token_types;  // absent: all normal
-  // Special ids; -1 or 0xFFFFFFFF (how converters write "none") mean none. Absent: SPM's
-  // defaults bos 1, eos 2, unk 0 where the vocabulary is that large; none for the rest.
+  // Special ids; -1 or 0xFFFFFFFF (how converters write "none") mean none. Absent: each
+  // model's defaults (SPM: bos 1, eos 2, unk 0 where the vocabulary is that large; BPE: none).
   std::optional<int64_t> bos_id, eos_id, unk_id, pad_id, eot_id, eom_id;
-  std::optional<bool> add_bos, add_eos, add_space_prefix;  // absent: true, false, true (SPM)
+  std::optional<bool> add_bos, add_eos, add_space_prefix;  // absent: the model's defaults (SPM: true, false, true)
 };
 
 class Tokenizer {

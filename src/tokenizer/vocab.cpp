@@ -16,6 +16,8 @@ namespace {
 constexpr std::string_view kTokens = "tokenizer.ggml.tokens";
 constexpr std::string_view kScores = "tokenizer.ggml.scores";
 constexpr std::string_view kTypes = "tokenizer.ggml.token_type";
+constexpr std::string_view kPre = "tokenizer.ggml.pre";
+constexpr std::string_view kMerges = "tokenizer.ggml.merges";
 
 Error prefixed(const Error& e) {
   return e.with_context("tokenizer");
@@ -130,6 +132,20 @@ Result<VocabSpec> read_spec(const gguf::File& f) {
   }
   spec.tokens.reserve((*tokens)->strings.size());
   for (std::string_view s : (*tokens)->strings) spec.tokens.emplace_back(s);
+
+  // BPE only: the pre-tokenizer name and the merge list (absent for other models).
+  auto pre = f.get_string_or(kPre, "");
+  if (!pre.ok()) return prefixed(pre.error());
+  spec.pre = std::string(*pre);
+  if (f.find(kMerges)) {
+    auto merges = f.get_array(kMerges);
+    if (!merges.ok()) return prefixed(merges.error());
+    if ((*merges)->elem_type != gguf::ValueType::STRING) {
+      return make_error("tokenizer: %s: array of %s, expected strings", kMerges.data(),
+                        gguf::value_type_name((*merges)->elem_type));
+    }
+    spec.merges.emplace((*merges)->strings.begin(), (*merges)->strings.end());
+  }
 
   auto scores = numeric_array(f, kScores, true);
   if (!scores.ok()) return scores.error();
