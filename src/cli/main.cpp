@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   minnow::cli::add_logits_command(app, &exit_code);
   minnow::cli::add_show_command(app, &exit_code);
   minnow::cli::add_bench_command(app, &exit_code);
+  minnow::cli::add_tokenize_command(app, &exit_code);
+  minnow::cli::add_import_tokenizer_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
