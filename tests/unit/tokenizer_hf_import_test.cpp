@@ -13,6 +13,7 @@
 #include "gguf/gguf.h"
 #include "minnow/tokenizer_import.h"
 #include "test_util.h"
+#include "tokenizer_cases.h"
 #include "tokenizer/hf_import.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
@@ -20,18 +21,16 @@
 namespace minnow {
 namespace {
 
+using test::Case;
+using test::read_all;
+using test::read_cases;
+using test::show;
+
 using Json = nlohmann::json;
 constexpr const char* kSmolJson = "models/smollm2-135m-instruct/tokenizer.json";
 constexpr const char* kSmolConfig = "models/smollm2-135m-instruct/config.json";
 constexpr const char* kSmolGguf = "tokenizer-tests/ggml-vocab-smollm2.gguf";
 constexpr const char* kBgeGguf = "tokenizer-tests/ggml-vocab-bert-bge.gguf";
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 VocabSpec read_gguf_spec(const std::string& rel) {
   auto file = gguf::File::open(test::shared_path(rel));
@@ -39,33 +38,6 @@ VocabSpec read_gguf_spec(const std::string& rel) {
   auto spec = tok::read_spec(*file);
   EXPECT_TRUE(spec.ok()) << spec.error().message;
   return std::move(spec).value();
-}
-
-struct Case {
-  std::string text;
-  std::vector<int32_t> ids;
-};
-
-// FORMAT.md: strings separated by "\n__ggml_vocab_test__\n"; one line of ids per string.
-std::vector<Case> read_cases(const std::string& rel) {
-  const std::string inp = read_all(test::shared_path(rel + ".inp"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<Case> cases;
-  size_t pos = 0;
-  while (pos < inp.size()) {
-    size_t end = inp.find(sep, pos);
-    if (end == std::string::npos) end = inp.size();
-    cases.push_back({inp.substr(pos, end - pos), {}});
-    pos = end == inp.size() ? end : end + sep.size();
-  }
-  std::istringstream out(read_all(test::shared_path(rel + ".out")));
-  std::string line;
-  for (Case& c : cases) {
-    if (!std::getline(out, line)) break;
-    std::istringstream ls(line);
-    for (int32_t id; ls >> id;) c.ids.push_back(id);
-  }
-  return cases;
 }
 
 // The spec through a GGUF and back: write_vocab_metadata, the writer's bytes, the reader.

@@ -10,20 +10,19 @@
 
 #include "gguf/gguf.h"
 #include "test_util.h"
+#include "tokenizer_cases.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/wpm_unicode.h"
 
 namespace minnow {
 namespace {
 
-constexpr const char* kBge = "tokenizer-tests/ggml-vocab-bert-bge.gguf";
+using test::Case;
+using test::read_all;
+using test::read_cases;
+using test::show;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+constexpr const char* kBge = "tokenizer-tests/ggml-vocab-bert-bge.gguf";
 
 Tokenizer load(const std::string& rel) {
   auto file = gguf::File::open(test::shared_path(rel));
@@ -31,39 +30,6 @@ Tokenizer load(const std::string& rel) {
   auto tok = Tokenizer::from_gguf(*file);
   EXPECT_TRUE(tok.ok()) << tok.error().message;
   return std::move(tok).value();
-}
-
-struct Case {
-  std::string text;
-  std::vector<int32_t> ids;
-};
-
-// FORMAT.md: strings separated by "\n__ggml_vocab_test__\n"; one line of ids per string.
-std::vector<Case> read_cases(const std::string& rel) {
-  const std::string inp = read_all(test::shared_path(rel + ".inp"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<Case> cases;
-  size_t pos = 0;
-  while (pos < inp.size()) {
-    size_t end = inp.find(sep, pos);
-    if (end == std::string::npos) end = inp.size();
-    cases.push_back({inp.substr(pos, end - pos), {}});
-    pos = end == inp.size() ? end : end + sep.size();
-  }
-  std::istringstream out(read_all(test::shared_path(rel + ".out")));
-  std::string line;
-  for (Case& c : cases) {
-    if (!std::getline(out, line)) break;
-    std::istringstream ls(line);
-    for (int32_t id; ls >> id;) c.ids.push_back(id);
-  }
-  return cases;
-}
-
-std::string show(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
-  return s;
 }
 
 // The expected ids are HF's encode(text, add_special_tokens=False): no [CLS]/[SEP], specials
