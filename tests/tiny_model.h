@@ -28,6 +28,8 @@ struct TinyLlamaSpec {
   bool tied = false;              // no output.weight
   bool drop_output_norm = false;  // leave a required tensor out
   std::vector<float> rope_freqs;  // Llama 3 rope_freqs.weight ([head_dim / 2]) when not empty
+  std::string chat_template;      // tokenizer.chat_template when not empty
+  std::vector<std::string> control_tokens;  // appended to the vocabulary as control tokens
   uint64_t seed = 1;
 };
 
@@ -48,7 +50,9 @@ inline std::vector<std::string> tiny_vocab() {
 }
 
 inline std::vector<uint8_t> make_tiny_llama(const TinyLlamaSpec& s) {
-  const std::vector<std::string> vocab = tiny_vocab();
+  std::vector<std::string> vocab = tiny_vocab();
+  const size_t n_plain = vocab.size();
+  vocab.insert(vocab.end(), s.control_tokens.begin(), s.control_tokens.end());
   const int n_vocab = static_cast<int>(vocab.size());
   const int head_dim = s.n_embd / s.n_head;
   gguf::Writer w;
@@ -70,6 +74,8 @@ inline std::vector<uint8_t> make_tiny_llama(const TinyLlamaSpec& s) {
   types[0] = 2;
   types[1] = types[2] = 3;
   for (int i = 3; i < 259; ++i) types[i] = 6;
+  for (size_t i = n_plain; i < vocab.size(); ++i) types[i] = 3;
+  if (!s.chat_template.empty()) w.set_string("tokenizer.chat_template", s.chat_template);
   for (int i = 0; i < n_vocab; ++i) scores[i] = i < 259 ? 0.0f : -static_cast<float>(i);
   w.set_array_f32("tokenizer.ggml.scores", scores);
   w.set_array_i32("tokenizer.ggml.token_type", types);

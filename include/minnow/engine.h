@@ -52,6 +52,7 @@ struct ModelInfo {
   int64_t n_vocab = 0;
   std::string tokenizer;        // tokenizer.ggml.model, "" when absent
   std::string tokenizer_error;  // why text cannot be tokenized, "" when it can
+  std::string chat_template;    // tokenizer.chat_template, "" when the model has none
   std::string isa;              // kernels in use
   int n_threads = 0;
   // Every metadata key with its value rendered as text (long arrays abbreviated).
@@ -81,6 +82,14 @@ struct GenerateStats {
 
 class Session;
 
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant", "tool"
+  std::string content;
+};
+
+// The template used when a model carries none (tokenizer.chat_template absent): ChatML.
+extern const char* const kDefaultChatTemplate;
+
 class Model : public std::enable_shared_from_this<Model> {
  public:
   static Result<std::shared_ptr<Model>> load(const std::string& path, const LoadOptions& options);
@@ -91,6 +100,14 @@ class Model : public std::enable_shared_from_this<Model> {
   // Errors when the model's vocabulary is not supported (see info().tokenizer_error).
   Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) const;
   std::string token_to_piece(int32_t id) const;
+
+  // The conversation as prompt tokens, formatted by the model's chat template (or
+  // kDefaultChatTemplate when it has none: see info().chat_template), ending with the
+  // assistant's turn opener when add_generation_prompt. Message contents are tokenized as plain
+  // text: special-token text a user types stays text. BOS is added as the vocabulary asks,
+  // once. Errors: no tokenizer, a template error or raise_exception().
+  Result<std::vector<int32_t>> apply_chat_template(const std::vector<ChatMessage>& messages,
+                                                   bool add_generation_prompt) const;
 
   Result<std::unique_ptr<Session>> new_session(const SessionOptions& options);
 
@@ -119,6 +136,9 @@ class Session {
   // a full context, handing each piece of valid UTF-8 text to on_text (false stops).
   // Starts from an empty context. A prompt that does not fit the context is an error.
   Result<GenerateStats> generate(std::string_view prompt, const GenerateOptions& options,
+                                 const std::function<bool(std::string_view)>& on_text);
+  // The same from prompt tokens (add_bos and parse_special are not used).
+  Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                  const std::function<bool(std::string_view)>& on_text);
 
   struct Impl;

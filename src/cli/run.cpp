@@ -45,18 +45,30 @@ int run(const RunArgs& a) {
   if (prompt.empty() && !isatty(0)) {
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  // TODO(#4): without --raw, apply the model's chat template; until then the prompt goes in as is.
   GenerateOptions go;
   go.sampling = a.sampling;
   go.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
   go.num_predict = a.num_predict;
-  // A raw completion shows the whole text: the prompt, then its continuation.
-  if (a.raw) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  auto stats = (*session)->generate(prompt, go, [](std::string_view text) {
+  auto print = [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return true;
-  });
+  };
+  Result<GenerateStats> stats = GenerateStats{};
+  if (a.raw) {
+    // A raw completion shows the whole text: the prompt, then its continuation.
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    stats = (*session)->generate(prompt, go, print);
+  } else {
+    // One user turn, formatted as the model was trained to see it.
+    if ((*model)->info().chat_template.empty()) {
+      std::fprintf(stderr, "minnow: %s has no chat template; using the ChatML default (--raw feeds the prompt as is)\n",
+                   a.model.c_str());
+    }
+    auto tokens = (*model)->apply_chat_template({{"user", prompt}}, true);
+    if (!tokens) return fail(tokens.error().message);
+    stats = (*session)->generate(*tokens, go, print);
+  }
   std::fputc('\n', stdout);
   if (!stats) return fail(stats.error().message);
   if (a.verbose) {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "engine/model_impl.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
 #include "models/model.h"
@@ -91,16 +92,6 @@ std::string quantization_of(const gguf::File& f) {
 
 }  // namespace
 
-struct Model::Impl {
-  explicit Impl(gguf::File f) : file(std::move(f)) {}
-  gguf::File file;
-  std::unique_ptr<models::Model> model;
-  std::optional<Tokenizer> tokenizer;
-  const kernels::KernelTable* kt = nullptr;
-  std::unique_ptr<ThreadPool> pool;
-  ModelInfo info;
-};
-
 struct Session::Impl {
   std::shared_ptr<Model> owner;  // keeps the weights mapped
   Model::Impl* model = nullptr;
@@ -157,6 +148,8 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.n_head = hp.n_head;
   info.n_head_kv = hp.n_head_kv;
   info.n_vocab = hp.n_vocab;
+  auto tmpl = f.get_string_or("tokenizer.chat_template", "");
+  info.chat_template = tmpl.ok() ? std::string(*tmpl) : "";
   auto tm = f.get_string_or("tokenizer.ggml.model", "");
   info.tokenizer = tm.ok() ? std::string(*tm) : "";
   info.isa = kernels::isa_name(impl->kt->isa);
@@ -245,8 +238,15 @@ Result<GenerateStats> Session::generate(std::string_view prompt, const GenerateO
   Model::Impl& m = *impl_->model;
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const Tokenizer& tok = *m.tokenizer;
+  return generate(tok.encode(prompt, options.add_bos && tok.add_bos(), options.parse_special), options, on_text);
+}
+
+Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
+                                        const std::function<bool(std::string_view)>& on_text) {
+  Model::Impl& m = *impl_->model;
+  if (!m.tokenizer) return Error{m.info.tokenizer_error};
+  const Tokenizer& tok = *m.tokenizer;
   reset();
-  const std::vector<int32_t> tokens = tok.encode(prompt, options.add_bos && tok.add_bos(), options.parse_special);
   if (tokens.empty()) return make_error("the prompt is empty");
   if (static_cast<int64_t>(tokens.size()) > n_ctx()) {
     return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),

@@ -69,7 +69,14 @@ struct Tokenizer::Impl {
   // llama.cpp's order: each special token, longest first, splits every text fragment at all
   // its occurrences. User-defined tokens always split; control and unknown ones only when
   // parsing specials. A token marked rstrip also takes the whitespace after it.
-  std::vector<Fragment> partition(std::string_view text, bool parse_special) const {
+  std::vector<Fragment> partition(std::string_view text, bool parse_special,
+                                  const std::vector<std::pair<size_t, size_t>>& protect) const {
+    auto is_protected = [&](size_t begin, size_t end) {
+      for (const auto& [pb, pe] : protect) {
+        if (begin < pe && pb < end) return true;
+      }
+      return false;
+    };
     std::vector<Fragment> frags{{-1, 0, text.size()}};
     std::vector<Fragment> next;
     const WindowFilter filter(text);
@@ -86,7 +93,11 @@ struct Tokenizer::Impl {
         }
         const std::string_view raw = text.substr(f.off, f.len);
         size_t pos = 0;
-        for (size_t hit; (hit = raw.find(sp, pos)) != std::string_view::npos;) {
+        for (size_t hit, from = 0; (hit = raw.find(sp, from)) != std::string_view::npos;) {
+          if (is_protected(f.off + hit, f.off + hit + sp.size())) {
+            from = hit + 1;
+            continue;
+          }
           if (hit > pos) next.push_back({-1, f.off + pos, hit - pos});
           next.push_back({id, 0, 0});
           split = true;
@@ -94,6 +105,7 @@ struct Tokenizer::Impl {
           if (vocab.rstrip[static_cast<size_t>(id)]) {
             while (pos < raw.size() && is_space(raw[pos])) ++pos;
           }
+          from = pos;
         }
         if (pos < raw.size()) next.push_back({-1, f.off + pos, raw.size() - pos});
       }
@@ -162,12 +174,17 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  return encode(text, add_bos, parse_special, {});
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special,
+                                       const std::vector<std::pair<size_t, size_t>>& protected_spans) const {
   const tok::Vocab& v = impl_->vocab;
   std::vector<int32_t> out;
   if (add_bos && v.add_bos && v.bos >= 0) out.push_back(v.bos);
   if (!text.empty()) {  // "" gives no fragment at all, so no dummy-prefix space either
     bool at_start = true;
-    for (const Impl::Fragment& f : impl_->partition(text, parse_special)) {
+    for (const Impl::Fragment& f : impl_->partition(text, parse_special, protected_spans)) {
       if (f.token >= 0) {
         out.push_back(f.token);
         at_start = true;

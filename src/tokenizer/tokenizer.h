@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -63,6 +64,12 @@ class Tokenizer {
   // pieces of the vocabulary and match either way, as in SentencePiece and llama.cpp.
   // Any bytes are accepted: invalid UTF-8 falls back to byte tokens (or unk).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
+  // The same, but no special token of any kind (user-defined ones included) is recognized
+  // where it would overlap a protected byte range [first, second) of text: how a formatted
+  // conversation keeps what users typed as plain text while its template's own markers
+  // tokenize as specials, all in one pass (SPM's leading space and merges unchanged).
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special,
+                              const std::vector<std::pair<size_t, size_t>>& protected_spans) const;
 
   // The bytes of one token as it appears in output: SPM's "▁" becomes a space, <0xNN> byte
   // tokens become that byte (possibly part of a UTF-8 sequence). Control tokens give "" unless

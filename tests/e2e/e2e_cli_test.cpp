@@ -80,6 +80,15 @@ TEST(Cli, PromptFromStdin) {
   EXPECT_EQ(r.out.rfind("Once upon a time, there was", 0), 0u) << r.out;
 }
 
+TEST(Cli, ChatModeSaysOnceWhenTheModelHasNoTemplate) {
+  MINNOW_REQUIRE_SHARED(kStories);
+  auto r = run_cli({"run", test::shared_path(kStories), "Hello", "--temperature", "0", "-n", "8"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("has no chat template"), r.err.rfind("has no chat template")) << r.err;
+  EXPECT_NE(r.err.find("has no chat template; using the ChatML default"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("Hello"), std::string::npos) << "chat mode must not echo the prompt: " << r.out;
+}
+
 TEST(Cli, MissingFile) {
   expect_clean_failure(run_cli({"run", "/nonexistent/model.gguf", "hi"}), "No such file");
 }
