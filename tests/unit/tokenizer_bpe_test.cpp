@@ -24,17 +24,10 @@ namespace minnow {
 namespace {
 
 using test::Case;
+using test::load_tokenizer;
 using test::read_all;
 using test::read_cases;
 using test::show;
-
-Tokenizer load(const std::string& rel) {
-  auto file = gguf::File::open(test::shared_path(rel));
-  EXPECT_TRUE(file.ok()) << file.error().message;
-  auto tok = Tokenizer::from_gguf(*file);
-  EXPECT_TRUE(tok.ok()) << tok.error().message;
-  return std::move(tok).value();
-}
 
 void append_utf8(char32_t cp, std::string& out) {
   if (cp < 0x80) {
@@ -119,26 +112,16 @@ class BpeVocabTest : public ::testing::TestWithParam<const char*> {
 // HF's encode(text, add_special_tokens=False): no BOS, special-token text as plain text.
 TEST_P(BpeVocabTest, MatchesReferenceIds) {
   MINNOW_REQUIRE_SHARED(rel());
-  const Tokenizer tok = load(rel());
+  const Tokenizer tok = load_tokenizer(rel());
   EXPECT_EQ(tok.model(), "gpt2");
   const std::vector<Case> cases = read_cases(rel());
   ASSERT_EQ(cases.size(), 46u);
-  int pass = 0;
-  for (const Case& c : cases) {
-    const std::vector<int32_t> got = tok.encode(c.text, /*add_bos=*/false, /*parse_special=*/false);
-    if (got == c.ids) {
-      ++pass;
-    } else {
-      ADD_FAILURE() << "text '" << c.text << "'\n  want" << show(c.ids) << "\n  got " << show(got);
-    }
-  }
-  EXPECT_EQ(pass, static_cast<int>(cases.size()));
-  std::printf("%s: %d/%zu strings match\n", GetParam(), pass, cases.size());
+  test::expect_reference_ids(tok, cases, GetParam());
 }
 
 TEST_P(BpeVocabTest, RoundTripsReferenceAndRandomText) {
   MINNOW_REQUIRE_SHARED(rel());
-  const Tokenizer tok = load(rel());
+  const Tokenizer tok = load_tokenizer(rel());
   for (const Case& c : read_cases(rel())) {
     EXPECT_EQ(tok.decode(tok.encode(c.text, false, false)), c.text);
     EXPECT_EQ(tok.decode(tok.encode(c.text, true, false)), c.text);  // BOS, if any, decodes to ""
@@ -197,7 +180,7 @@ TEST_P(BpeVocabTest, ScanAndHeapMergesAgree) {
 // Long runs that trip naive regexes (quadratic retries) or naive merging must stay fast.
 TEST_P(BpeVocabTest, HostileInputStaysLinear) {
   MINNOW_REQUIRE_SHARED(rel());
-  const Tokenizer tok = load(rel());
+  const Tokenizer tok = load_tokenizer(rel());
   const size_t n = 1 << 17;
   const std::vector<std::string> texts = {
       std::string(n, ' ') + "\xF0\x9F\x98\x80",  // spaces, then neither letter nor punctuation
@@ -222,7 +205,7 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, BpeVocabTest,
 
 TEST(BpeVocab, DefaultsPerFamily) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-gpt-2.gguf");
-  const Tokenizer gpt2 = load("tokenizer-tests/ggml-vocab-gpt-2.gguf");
+  const Tokenizer gpt2 = load_tokenizer("tokenizer-tests/ggml-vocab-gpt-2.gguf");
   EXPECT_FALSE(gpt2.add_bos());  // no key: gpt2 vocabularies add nothing
   EXPECT_EQ(gpt2.bos_id(), 50256);
   EXPECT_EQ(gpt2.encode("Hello", true, false), (std::vector<int32_t>{15496}));
@@ -232,7 +215,7 @@ TEST(BpeVocab, DefaultsPerFamily) {
   EXPECT_TRUE(gpt2.is_eog(50256));
 
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
-  const Tokenizer llama = load("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
+  const Tokenizer llama = load_tokenizer("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
   EXPECT_TRUE(llama.add_bos());
   EXPECT_EQ(llama.encode("Hello", true, false), (std::vector<int32_t>{128000, 9906}));
   EXPECT_EQ(llama.decode({128000, 9906}), "Hello");
@@ -241,7 +224,7 @@ TEST(BpeVocab, DefaultsPerFamily) {
 // One tokenizer, several threads: the regex scratch is per thread, the rest per call.
 TEST(BpeVocab, ConcurrentEncodesAgree) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-llama-bpe.gguf");
   std::mt19937 rng(5);
   std::string text;
   for (int i = 0; i < 200; ++i) text += random_unicode(rng, 30) + " the 12345 words' ";
@@ -259,7 +242,7 @@ TEST(BpeVocab, ConcurrentEncodesAgree) {
 
 TEST(BpeVocab, SpecialTokensParsedOnlyWhenAsked) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-qwen2.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-qwen2.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-qwen2.gguf");
   const std::string text = "<|im_start|>user\nHi<|im_end|>";
   const std::vector<int32_t> parsed = tok.encode(text, false, true);
   ASSERT_GE(parsed.size(), 3u);

@@ -18,17 +18,10 @@ namespace minnow {
 namespace {
 
 using test::Case;
+using test::load_tokenizer;
 using test::read_all;
 using test::read_cases;
 using test::show;
-
-Tokenizer load(const std::string& rel) {
-  auto file = gguf::File::open(test::shared_path(rel));
-  EXPECT_TRUE(file.ok()) << file.error().message;
-  auto tok = Tokenizer::from_gguf(*file);
-  EXPECT_TRUE(tok.ok()) << tok.error().message;
-  return std::move(tok).value();
-}
 
 class SpmVocabTest : public ::testing::TestWithParam<const char*> {};
 
@@ -36,21 +29,11 @@ class SpmVocabTest : public ::testing::TestWithParam<const char*> {};
 TEST_P(SpmVocabTest, MatchesReferenceIds) {
   const std::string rel = std::string("tokenizer-tests/") + GetParam();
   MINNOW_REQUIRE_SHARED(rel);
-  const Tokenizer tok = load(rel);
+  const Tokenizer tok = load_tokenizer(rel);
   EXPECT_EQ(tok.model(), "llama");
   const std::vector<Case> cases = read_cases(rel);
   ASSERT_EQ(cases.size(), 46u);
-  int pass = 0;
-  for (const Case& c : cases) {
-    const std::vector<int32_t> got = tok.encode(c.text, /*add_bos=*/false, /*parse_special=*/false);
-    if (got == c.ids) {
-      ++pass;
-    } else {
-      ADD_FAILURE() << "text '" << c.text << "'\n  want" << show(c.ids) << "\n  got " << show(got);
-    }
-  }
-  EXPECT_EQ(pass, static_cast<int>(cases.size()));
-  std::printf("%s: %d/%zu strings match\n", GetParam(), pass, cases.size());
+  test::expect_reference_ids(tok, cases, GetParam());
 }
 
 // SPM round trips every valid UTF-8 string: spaces are escaped, never normalized away, and
@@ -58,7 +41,7 @@ TEST_P(SpmVocabTest, MatchesReferenceIds) {
 TEST_P(SpmVocabTest, RoundTrips) {
   const std::string rel = std::string("tokenizer-tests/") + GetParam();
   MINNOW_REQUIRE_SHARED(rel);
-  const Tokenizer tok = load(rel);
+  const Tokenizer tok = load_tokenizer(rel);
   for (const Case& c : read_cases(rel)) {
     EXPECT_EQ(tok.decode(tok.encode(c.text, false, false)), c.text);
     EXPECT_EQ(tok.decode(tok.encode(c.text, true, false)), c.text);
@@ -70,7 +53,7 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, SpmVocabTest,
 
 TEST(TokenizerStories, EncodesPromptWithBos) {
   MINNOW_REQUIRE_SHARED("models/stories260K.gguf");
-  const Tokenizer tok = load("models/stories260K.gguf");
+  const Tokenizer tok = load_tokenizer("models/stories260K.gguf");
   EXPECT_EQ(tok.n_vocab(), 512);
   EXPECT_EQ(tok.bos_id(), 1);
   EXPECT_EQ(tok.eos_id(), 2);
@@ -85,7 +68,7 @@ TEST(TokenizerStories, EncodesPromptWithBos) {
 TEST(TokenizerStories, DecodesReferenceContinuation) {
   MINNOW_REQUIRE_SHARED("reference/stories260K.ref.json");
   MINNOW_REQUIRE_SHARED("models/stories260K.gguf");
-  const Tokenizer tok = load("models/stories260K.gguf");
+  const Tokenizer tok = load_tokenizer("models/stories260K.gguf");
   const auto ref = nlohmann::json::parse(read_all(test::shared_path("reference/stories260K.ref.json")));
   const auto greedy = ref["cases"][0]["greedy"].get<std::vector<int32_t>>();
   const std::string text = tok.decode(greedy);
@@ -100,7 +83,7 @@ TEST(TokenizerStories, DecodesReferenceContinuation) {
 
 TEST(TokenizerSpecial, ParsedOnlyWhenAsked) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-llama-spm.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-llama-spm.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-llama-spm.gguf");
   const std::vector<int32_t> plain = tok.encode("<s>Hello</s>", false, false);
   EXPECT_EQ(std::count(plain.begin(), plain.end(), 1), 0) << show(plain);
   EXPECT_EQ(std::count(plain.begin(), plain.end(), 2), 0) << show(plain);
@@ -121,7 +104,7 @@ TEST(TokenizerSpecial, ParsedOnlyWhenAsked) {
 
 TEST(TokenizerSpecial, Phi3EndOfTurn) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-phi-3.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-phi-3.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-phi-3.gguf");
   EXPECT_EQ(tok.eos_id(), 32000);
   EXPECT_EQ(tok.eot_id(), 32007);  // <|end|>, named by no key: found by its text
   EXPECT_TRUE(tok.is_eog(32000));
@@ -148,7 +131,7 @@ TEST(TokenizerSpecial, Phi3EndOfTurn) {
 // as byte tokens and decode back to the same bytes.
 TEST(TokenizerHostile, AnyBytesEncodeAndRoundTrip) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-llama-spm.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-llama-spm.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-llama-spm.gguf");
   const std::string weird[] = {
       std::string("a\0b", 3), "\xFF\xFE", "\xC3",       "\xE2\x82",     "\xF0\x9F\x98",
       "\xED\xA0\x80",         "\xC0\xAF", "\x80\x80 x", "\xE0\x80\x80", "<0x41>",
@@ -180,7 +163,7 @@ TEST(TokenizerHostile, AnyBytesEncodeAndRoundTrip) {
 
 TEST(TokenizerHostile, LongInputs) {
   MINNOW_REQUIRE_SHARED("tokenizer-tests/ggml-vocab-llama-spm.gguf");
-  const Tokenizer tok = load("tokenizer-tests/ggml-vocab-llama-spm.gguf");
+  const Tokenizer tok = load_tokenizer("tokenizer-tests/ggml-vocab-llama-spm.gguf");
   std::string text;
   for (int i = 0; i < 20000; ++i) text += "The quick brown fox <s> jumps over \xF0\x9F\xA6\x99 33 ";
   const std::vector<int32_t> ids = tok.encode(text, true, true);

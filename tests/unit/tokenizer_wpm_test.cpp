@@ -18,44 +18,27 @@ namespace minnow {
 namespace {
 
 using test::Case;
+using test::load_tokenizer;
 using test::read_all;
 using test::read_cases;
 using test::show;
 
 constexpr const char* kBge = "tokenizer-tests/ggml-vocab-bert-bge.gguf";
 
-Tokenizer load(const std::string& rel) {
-  auto file = gguf::File::open(test::shared_path(rel));
-  EXPECT_TRUE(file.ok()) << file.error().message;
-  auto tok = Tokenizer::from_gguf(*file);
-  EXPECT_TRUE(tok.ok()) << tok.error().message;
-  return std::move(tok).value();
-}
-
 // The expected ids are HF's encode(text, add_special_tokens=False): no [CLS]/[SEP], specials
 // as text.
 TEST(WpmVocab, MatchesReferenceIds) {
   MINNOW_REQUIRE_SHARED(kBge);
-  const Tokenizer tok = load(kBge);
+  const Tokenizer tok = load_tokenizer(kBge);
   EXPECT_EQ(tok.model(), "bert");
   const std::vector<Case> cases = read_cases(kBge);
   ASSERT_GE(cases.size(), 40u);
-  int pass = 0;
-  for (const Case& c : cases) {
-    const std::vector<int32_t> got = tok.encode(c.text, /*add_bos=*/false, /*parse_special=*/false);
-    if (got == c.ids) {
-      ++pass;
-    } else {
-      ADD_FAILURE() << "text '" << c.text << "'\n  want" << show(c.ids) << "\n  got " << show(got);
-    }
-  }
-  EXPECT_EQ(pass, static_cast<int>(cases.size()));
-  std::printf("bert-bge: %d/%zu strings match\n", pass, cases.size());
+  test::expect_reference_ids(tok, cases, "bert-bge");
 }
 
 TEST(WpmVocab, SpecialTokensAndDefaults) {
   MINNOW_REQUIRE_SHARED(kBge);
-  const Tokenizer tok = load(kBge);
+  const Tokenizer tok = load_tokenizer(kBge);
   // The file names [UNK] and [PAD] but neither BOS nor EOS: [CLS] and [SEP] stand in.
   EXPECT_EQ(tok.bos_id(), 101);
   EXPECT_EQ(tok.eos_id(), 102);
@@ -74,7 +57,7 @@ TEST(WpmVocab, SpecialTokensAndDefaults) {
 
 TEST(WpmVocab, Decodes) {
   MINNOW_REQUIRE_SHARED(kBge);
-  const Tokenizer tok = load(kBge);
+  const Tokenizer tok = load_tokenizer(kBge);
   // Pieces are joined at word starts only; normalization (case, accents) does not come back.
   EXPECT_EQ(tok.decode(tok.encode("Äpfel discards", false, false)), "apfel discards");
   EXPECT_EQ(tok.decode(tok.encode("Hello, world!", true, false)), "hello , world !");
@@ -85,7 +68,7 @@ TEST(WpmVocab, Decodes) {
 
 TEST(WpmVocab, LongWordsAndNormalization) {
   MINNOW_REQUIRE_SHARED(kBge);
-  const Tokenizer tok = load(kBge);
+  const Tokenizer tok = load_tokenizer(kBge);
   const int32_t unk = 100;
   // Hugging Face's max_input_chars_per_word: 100 characters still split, 101 are unknown.
   EXPECT_NE(tok.encode(std::string(100, 'a'), false, false), std::vector<int32_t>{unk});
@@ -109,7 +92,7 @@ TEST(WpmVocab, LongWordsAndNormalization) {
 
 TEST(WpmVocab, HostileInputDoesNotCrash) {
   MINNOW_REQUIRE_SHARED(kBge);
-  const Tokenizer tok = load(kBge);
+  const Tokenizer tok = load_tokenizer(kBge);
   EXPECT_TRUE(tok.encode("", false, false).empty());
   EXPECT_TRUE(tok.encode("", true, false).size() == 2u);
   // Invalid UTF-8 is dropped like the U+FFFD it decodes to.
