@@ -37,9 +37,14 @@ int logits(const LogitsArgs& a) {
   lo.isa = a.isa;
   auto model = Model::load(a.model, lo);
   if (!model) return fail(model.error().message);
+  const int64_t trained = (*model)->info().context_length;
+  if (static_cast<int64_t>(ids.size()) > trained) {
+    return fail(strfmt("--ids: %zu ids exceed the model's context of %lld tokens", ids.size(),
+                       static_cast<long long>(trained)));
+  }
   SessionOptions so;
   so.kv_f32 = a.kv_type == "f32";
-  so.n_ctx = std::max<int>(static_cast<int>(ids.size()), std::min<int>(4096, (*model)->info().context_length));
+  so.n_ctx = static_cast<int>(ids.size());  // a cache for exactly these positions
   auto session = (*model)->new_session(so);
   if (!session) return fail(session.error().message);
   if (auto st = (*session)->eval(ids, true); !st) return fail(st.error().message);

@@ -37,9 +37,7 @@ Result<std::vector<int32_t>> Model::apply_chat_template(const std::vector<ChatMe
                                                         bool add_generation_prompt) const {
   if (!impl_->tokenizer) return Error{impl_->info.tokenizer_error};
   const Tokenizer& tok = *impl_->tokenizer;
-  const std::string& source = impl_->info.chat_template.empty() ? std::string(kDefaultChatTemplate)
-                                                                : impl_->info.chat_template;
-  auto tmpl = chat::Template::parse(source);
+  const Result<chat::Template>& tmpl = impl_->chat_template;
   if (!tmpl) return tmpl.error();
   auto rendered = tmpl->render(context_for(messages, add_generation_prompt, tok, true));
   if (!rendered) return rendered.error();

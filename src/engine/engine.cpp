@@ -155,6 +155,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.isa = kernels::isa_name(impl->kt->isa);
   info.n_threads = impl->pool->size();
   for (const auto& [key, value] : f.metadata()) info.metadata.emplace_back(key, render_value(value));
+  impl->chat_template = chat::Template::parse(info.chat_template.empty() ? kDefaultChatTemplate : info.chat_template);
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -196,13 +197,20 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
   if (tokens.empty()) return make_error("eval: no tokens");
   Model::Impl& m = *impl_->model;
   const int n_vocab = m.model->hparams().n_vocab;
+  const int64_t n_rows = all_logits ? static_cast<int64_t>(tokens.size()) : 1;
+  // Every position's logits of a long sequence would not fit in memory (128k positions x 128k
+  // vocabulary is 64 GB): refuse beyond 1 GiB rather than fail the allocation.
+  constexpr int64_t kMaxLogitFloats = int64_t{1} << 28;
+  if (n_rows > kMaxLogitFloats / n_vocab) {
+    return make_error("eval: the logits of %lld positions x %d vocabulary entries exceed 1 GiB; ask for fewer positions",
+                      static_cast<long long>(n_rows), n_vocab);
+  }
   const int64_t n_past = impl_->cache.n_past();
   if (n_past + static_cast<int64_t>(tokens.size()) > impl_->cache.n_ctx()) {
     return make_error("context full: %lld tokens in context + %zu new exceed the context size of %d",
                       static_cast<long long>(n_past), tokens.size(), impl_->cache.n_ctx());
   }
   const nn::Compute c{*m.kt, *m.pool};
-  const int64_t n_rows = all_logits ? static_cast<int64_t>(tokens.size()) : 1;
   impl_->logits.assign(static_cast<size_t>(n_rows) * n_vocab, 0.0f);
   impl_->n_logit_rows = 0;
   // Batches of at most n_batch tokens bound the activation memory of long prompts.

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "chat/template.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
 #include "minnow/engine.h"
@@ -21,6 +22,10 @@ struct Model::Impl {
   const kernels::KernelTable* kt = nullptr;
   std::unique_ptr<ThreadPool> pool;
   ModelInfo info;
+  // The chat template (the model's, or kDefaultChatTemplate), parsed once at load; a template
+  // that does not parse is reported when a conversation is formatted, not at load (--raw and
+  // logits do not need it).
+  Result<chat::Template> chat_template = Error{"chat template: not parsed"};
 };
 
 }  // namespace minnow

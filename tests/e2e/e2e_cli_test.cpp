@@ -150,6 +150,11 @@ TEST(Cli, BadArguments) {
   EXPECT_NE(r.exit_code, 0);
   r = run_cli({"logits", "/nonexistent.gguf", "--ids", "1 x 3"});
   expect_clean_failure(r, "'x' is not a token id");
+  if (std::filesystem::exists(test::shared_path(kStories))) {
+    std::string ids;
+    for (int i = 0; i < 2049; ++i) ids += "5 ";  // stories260K's context is 2048
+    expect_clean_failure(run_cli({"logits", test::shared_path(kStories), "--ids", ids}), "exceed the model's context");
+  }
 }
 
 TEST(Cli, Show) {
