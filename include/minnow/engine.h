@@ -75,6 +75,7 @@ struct GenerateOptions {
 struct GenerateStats {
   int prompt_tokens = 0;
   double prompt_seconds = 0;
+  int prompt_cached_tokens = 0;  // of prompt_tokens, those reused from the session's context (not recomputed)
   int generated_tokens = 0;
   double generate_seconds = 0;
   std::string done_reason;  // "stop" (end of generation or callback), "length" (num_predict or context full)
@@ -82,9 +83,27 @@ struct GenerateStats {
 
 class Session;
 
+// A function call the assistant made, as the OpenAI and Ollama APIs carry it.
+struct ToolCall {
+  std::string id;         // "call_1"; may be empty
+  std::string name;       // the function's name
+  std::string arguments;  // its arguments: a JSON object as text (templates see the object)
+};
+
 struct ChatMessage {
+  ChatMessage() = default;
+  ChatMessage(std::string r, std::string c) : role(std::move(r)), content(std::move(c)) {}
+
   std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
+  std::vector<ToolCall> tool_calls;  // assistant: the calls it made
+  std::string tool_call_id;          // tool: the call this message answers
+  std::string name;                  // tool: the function's name
+};
+
+struct ChatFormatOptions {
+  bool add_generation_prompt = true;  // end with the assistant's turn opener
+  std::string tools_json;             // the tools on offer: a JSON array (OpenAI's shape), "" for none
 };
 
 // The template used when a model carries none (tokenizer.chat_template absent): ChatML.
@@ -108,6 +127,13 @@ class Model : public std::enable_shared_from_this<Model> {
   // once. Errors: no tokenizer, a template error or raise_exception().
   Result<std::vector<int32_t>> apply_chat_template(const std::vector<ChatMessage>& messages,
                                                    bool add_generation_prompt) const;
+  // The same with tools offered to the model (the template renders them). Errors also for
+  // tools_json that is not a JSON array.
+  Result<std::vector<int32_t>> apply_chat_template(const std::vector<ChatMessage>& messages,
+                                                   const ChatFormatOptions& options) const;
+  // The conversation as the template renders it, as text (for inspection; prompts should use
+  // apply_chat_template, which keeps message contents from becoming special tokens).
+  Result<std::string> render_chat(const std::vector<ChatMessage>& messages, const ChatFormatOptions& options) const;
 
   Result<std::unique_ptr<Session>> new_session(const SessionOptions& options);
 
@@ -134,7 +160,10 @@ class Session {
 
   // Tokenizes the prompt, evaluates it, and samples until end of generation, num_predict or
   // a full context, handing each piece of valid UTF-8 text to on_text (false stops).
-  // Starts from an empty context. A prompt that does not fit the context is an error.
+  // The result is that of starting from an empty context, but the part of the prompt that
+  // the context already holds (the tokens of an earlier prompt and its answer, up to where
+  // they differ) is reused rather than recomputed: a chat's next turn evaluates only its new
+  // tokens. A prompt that does not fit the context is an error.
   Result<GenerateStats> generate(std::string_view prompt, const GenerateOptions& options,
                                  const std::function<bool(std::string_view)>& on_text);
   // The same from prompt tokens (add_bos and parse_special are not used).

@@ -99,6 +99,14 @@ struct Session::Impl {
   SessionOptions options;
   std::vector<float> logits;  // [n_rows][n_vocab] of the last eval
   int64_t n_logit_rows = 0;
+  std::vector<int32_t> context;  // [n_past] the tokens whose keys and values the cache holds
+
+  // Forgets the context beyond its first n tokens (n <= n_past).
+  void rewind(int n) {
+    cache.set_n_past(n);
+    context.resize(n);
+    n_logit_rows = 0;
+  }
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -188,10 +196,7 @@ Session::~Session() = default;
 int Session::n_ctx() const { return impl_->cache.n_ctx(); }
 int Session::n_past() const { return impl_->cache.n_past(); }
 
-void Session::reset() {
-  impl_->cache.set_n_past(0);
-  impl_->n_logit_rows = 0;
-}
+void Session::reset() { impl_->rewind(0); }
 
 Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
   if (tokens.empty()) return make_error("eval: no tokens");
@@ -228,8 +233,13 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
       scratch.resize(n_vocab);
       out = scratch.data();
     }
-    MINNOW_CHECK_OK(m.model->forward(c, tokens.data() + begin, positions.data(), static_cast<int64_t>(n),
-                                     impl_->cache, all_logits, out));
+    const Status st = m.model->forward(c, tokens.data() + begin, positions.data(), static_cast<int64_t>(n),
+                                       impl_->cache, all_logits, out);
+    if (!st.ok()) {
+      impl_->rewind(static_cast<int>(n_past));  // a failed eval leaves the context as it was
+      return st;
+    }
+    impl_->context.insert(impl_->context.end(), tokens.begin() + begin, tokens.begin() + begin + n);
   }
   impl_->n_logit_rows = n_rows;
   return Status();
@@ -254,16 +264,22 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   Model::Impl& m = *impl_->model;
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const Tokenizer& tok = *m.tokenizer;
-  reset();
   if (tokens.empty()) return make_error("the prompt is empty");
   if (static_cast<int64_t>(tokens.size()) > n_ctx()) {
     return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),
                       n_ctx());
   }
+  // Keep the longest common prefix of the context and the prompt, less at least one token:
+  // the prompt's last token must be evaluated for the logits of the first sampled one.
+  const std::vector<int32_t>& held = impl_->context;
+  size_t keep = std::mismatch(held.begin(), held.end(), tokens.begin(), tokens.end()).first - held.begin();
+  keep = std::min(keep, tokens.size() - 1);
+  impl_->rewind(static_cast<int>(keep));
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int>(tokens.size());
+  stats.prompt_cached_tokens = static_cast<int>(keep);
   auto t0 = std::chrono::steady_clock::now();
-  MINNOW_CHECK_OK(eval(tokens, false));
+  MINNOW_CHECK_OK(eval(std::span<const int32_t>(tokens).subspan(keep), false));
   stats.prompt_seconds = seconds_since(t0);
 
   Sampler sampler(options.sampling, m.model->hparams().n_vocab);

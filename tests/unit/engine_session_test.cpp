@@ -1,5 +1,6 @@
 // Session::eval refuses what it cannot do with a clear error: no tokens, a context overflow,
-// all-position logits too large to hold; and works again afterwards.
+// all-position logits too large to hold; and works again afterwards. generate reuses the
+// context's common prefix with the new prompt and answers as a fresh session would.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,12 +12,17 @@
 namespace minnow {
 namespace {
 
-TEST(Session, RefusesWhatItCannotHold) {
+Result<std::shared_ptr<Model>> load_tiny() {
   const auto bytes = test::make_tiny_llama({});
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = ""});
   std::filesystem::remove(path);
+  return m;
+}
+
+TEST(Session, RefusesWhatItCannotHold) {
+  auto m = load_tiny();
   ASSERT_TRUE(m.ok()) << m.error().message;
   auto s = (*m)->new_session(SessionOptions{.n_ctx = 16, .kv_f32 = false, .n_batch = 8});
   ASSERT_TRUE(s.ok()) << s.error().message;
@@ -33,6 +39,60 @@ TEST(Session, RefusesWhatItCannotHold) {
   EXPECT_EQ((*s)->n_past(), 16);
   EXPECT_EQ((*s)->logits(15).size(), static_cast<size_t>((*m)->info().n_vocab));
   EXPECT_TRUE((*s)->logits(16).empty());
+}
+
+// Greedy text and stats of generating from prompt in session s.
+std::pair<std::string, GenerateStats> greedy(Session& s, const std::vector<int32_t>& prompt, int n) {
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.num_predict = n;
+  std::string text;
+  auto st = s.generate(prompt, o, [&](std::string_view t) {
+    text += t;
+    return true;
+  });
+  EXPECT_TRUE(st.ok()) << st.error().message;
+  return {text, st.ok() ? *st : GenerateStats{}};
+}
+
+TEST(Session, GenerateReusesTheCommonPrefix) {
+  auto m = load_tiny();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto chat = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(chat.ok());
+  const std::vector<int32_t> turn1 = {1, 260, 261, 262, 263, 264, 265};
+  auto [a1, s1] = greedy(**chat, turn1, 6);
+  EXPECT_EQ(s1.prompt_cached_tokens, 0);
+  EXPECT_EQ((*chat)->n_past(), 7 + 5);  // the prompt and every answer token but the last
+
+  // The next turn: the first prompt, its answer's tokens, new tokens. Only the new part and
+  // the last answer token (never evaluated) are computed.
+  std::vector<int32_t> turn2 = turn1;
+  auto answer = (*m)->tokenize(a1, false, false);
+  ASSERT_TRUE(answer.ok());
+  turn2.insert(turn2.end(), answer->begin(), answer->end());
+  turn2.insert(turn2.end(), {270, 271, 272});
+  auto [a2, s2] = greedy(**chat, turn2, 6);
+  EXPECT_GE(s2.prompt_cached_tokens, 7);
+  EXPECT_EQ(s2.prompt_tokens, static_cast<int>(turn2.size()));
+
+  auto fresh = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(fresh.ok());
+  auto [f2, fs2] = greedy(**fresh, turn2, 6);
+  EXPECT_EQ(fs2.prompt_cached_tokens, 0);
+  EXPECT_EQ(a2, f2);
+
+  // A prompt that diverges early keeps only the shared start; the same prompt again keeps
+  // all but its last token.
+  auto [a3, s3] = greedy(**chat, {1, 260, 280, 281}, 4);
+  EXPECT_EQ(s3.prompt_cached_tokens, 2);
+  auto [a4, s4] = greedy(**chat, {1, 260, 280, 281}, 4);
+  EXPECT_EQ(s4.prompt_cached_tokens, 3);
+  EXPECT_EQ(a3, a4);
+  (*chat)->reset();
+  auto [a5, s5] = greedy(**chat, {1, 260, 280, 281}, 4);
+  EXPECT_EQ(s5.prompt_cached_tokens, 0);
+  EXPECT_EQ(a5, a3);
 }
 
 }  // namespace
