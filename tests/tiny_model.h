@@ -3,6 +3,7 @@
 // specials + the 256 byte tokens + a few pieces, so text round-trips.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -30,6 +31,7 @@ struct TinyLlamaSpec {
   std::vector<float> rope_freqs;  // Llama 3 rope_freqs.weight ([head_dim / 2]) when not empty
   std::string chat_template;      // tokenizer.chat_template when not empty
   std::vector<std::string> control_tokens;  // appended to the vocabulary as control tokens
+  std::vector<int32_t> zero_output_rows;    // output.weight rows set to 0: logit 0, never a greedy pick
   uint64_t seed = 1;
 };
 
@@ -89,6 +91,9 @@ inline std::vector<uint8_t> make_tiny_llama(const TinyLlamaSpec& s) {
     for (float& v : vals) v = matrix ? nd(rng) : 1.0f + nd(rng);
     if (name == "token_embd.weight") {
       for (float& v : vals) v *= std::sqrt(static_cast<float>(n_in));  // embeddings ~ N(0, 1)
+    }
+    if (name == "output.weight") {
+      for (int32_t r : s.zero_output_rows) std::fill(vals.begin() + r * n_in, vals.begin() + (r + 1) * n_in, 0.0f);
     }
     const DType t = matrix ? s.wtype : DType::F32;
     const size_t rb = *row_bytes(t, n_in);

@@ -1,4 +1,5 @@
-// `minnow run MODEL [PROMPT]`: generate from a prompt, streaming only the text to stdout.
+// `minnow run MODEL [PROMPT]`: generate from a prompt, streaming only the text to stdout; with
+// no prompt on a terminal, an interactive chat (chat.cpp); with no prompt otherwise, stdin.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "cli/chat.h"
 #include "cli/commands.h"
 #include "minnow/engine.h"
 
@@ -41,14 +43,19 @@ int run(const RunArgs& a) {
   auto session = (*model)->new_session(so);
   if (!session) return fail(session.error().message);
 
-  std::string prompt = a.prompt;
-  if (prompt.empty() && !isatty(0)) {
-    prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
   GenerateOptions go;
   go.sampling = a.sampling;
   go.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
   go.num_predict = a.num_predict;
+  if (!a.raw && (*model)->info().chat_template.empty()) {
+    std::fprintf(stderr, "minnow: %s has no chat template; using the ChatML default (--raw feeds the prompt as is)\n",
+                 a.model.c_str());
+  }
+  std::string prompt = a.prompt;
+  if (prompt.empty()) {
+    if (isatty(0) && !a.raw) return run_interactive_chat(*model, std::move(*session), go, a.verbose);
+    prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
   auto print = [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
@@ -61,10 +68,6 @@ int run(const RunArgs& a) {
     stats = (*session)->generate(prompt, go, print);
   } else {
     // One user turn, formatted as the model was trained to see it.
-    if ((*model)->info().chat_template.empty()) {
-      std::fprintf(stderr, "minnow: %s has no chat template; using the ChatML default (--raw feeds the prompt as is)\n",
-                   a.model.c_str());
-    }
     auto tokens = (*model)->apply_chat_template({{"user", prompt}}, true);
     if (!tokens) return fail(tokens.error().message);
     stats = (*session)->generate(*tokens, go, print);
@@ -89,7 +92,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
   cmd->add_option("model", a->model, "Path to a .gguf model file")->required();
-  cmd->add_option("prompt", a->prompt, "The prompt (read from stdin when absent)");
+  cmd->add_option("prompt", a->prompt, "The prompt (absent: an interactive chat on a terminal, else stdin)");
   cmd->add_flag("--raw", a->raw, "Complete the prompt as is (BOS per the model, no chat template); prints prompt + continuation");
   cmd->add_flag("--verbose,-v", a->verbose, "Print load time and tokens/s to stderr");
   cmd->add_option("--num-predict,-n", a->num_predict, "Tokens to generate (-1: until the model stops)");
