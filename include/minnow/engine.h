@@ -33,6 +33,7 @@ namespace minnow {
 struct LoadOptions {
   int n_threads = 0;  // <= 0: one per hardware thread
   std::string isa;    // "" picks the best for this CPU; "scalar" or "avx2" force one
+  std::string chat_template;  // a Jinja chat template used instead of the file's, when not empty
 };
 
 struct ModelInfo {
@@ -52,7 +53,7 @@ struct ModelInfo {
   int64_t n_vocab = 0;
   std::string tokenizer;        // tokenizer.ggml.model, "" when absent
   std::string tokenizer_error;  // why text cannot be tokenized, "" when it can
-  std::string chat_template;    // tokenizer.chat_template, "" when the model has none
+  std::string chat_template;    // the template in use: LoadOptions' or tokenizer.chat_template; "" when none
   std::string isa;              // kernels in use
   int n_threads = 0;
   // Every metadata key with its value rendered as text (long arrays abbreviated).

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/line_editor.h"
+#include "cli/parameters.h"
 
 namespace minnow::cli {
 namespace {
@@ -30,19 +31,6 @@ constexpr const char* kHelp =
     "\n"
     "Use \"\"\" to begin and end a multi-line message. Ctrl-C stops an answer.\n";
 
-constexpr const char* kParameterHelp =
-    "Parameters:\n"
-    "  temperature F      sampling temperature (0: greedy)\n"
-    "  top_k N            keep the N most likely tokens (0: off)\n"
-    "  top_p F            nucleus sampling threshold (1: off)\n"
-    "  min_p F            drop tokens below F x the top probability\n"
-    "  seed N             random seed\n"
-    "  num_predict N      at most N tokens per answer (-1: no limit)\n"
-    "  num_ctx N          context size in tokens (clears the conversation)\n"
-    "  repeat_penalty F   penalty for repeated tokens (1: off)\n"
-    "  repeat_last_n N    tokens the repeat penalty looks back at\n"
-    "  frequency_penalty F, presence_penalty F\n";
-
 std::string history_path() {
   const char* home = std::getenv("HOME");
   if (!home || !*home) return "";
@@ -51,19 +39,12 @@ std::string history_path() {
   return dir + "/history";
 }
 
-bool parse_number(const std::string& s, double* out) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || v != v) return false;
-  *out = v;
-  return true;
-}
-
 class Chat {
  public:
-  Chat(std::shared_ptr<Model> model, std::unique_ptr<Session> session, const GenerateOptions& options, bool verbose)
+  Chat(std::shared_ptr<Model> model, std::unique_ptr<Session> session, const GenerateOptions& options,
+       const std::string& system, bool verbose)
       : model_(std::move(model)), session_(std::move(session)), options_(options), n_ctx_(session_->n_ctx()),
-        editor_(history_path()), verbose_(verbose) {}
+        editor_(history_path()), verbose_(verbose), system_(system) {}
 
   int loop() {
     install_interrupt_handler();
@@ -130,7 +111,7 @@ class Chat {
       std::string name, value;
       in >> name >> value;
       if (name.empty() || value.empty()) {
-        std::printf("%s", kParameterHelp);
+        std::printf("Parameters:\n%s", kParameterHelp);
       } else {
         set_parameter(name, value);
       }
@@ -155,59 +136,22 @@ class Chat {
   }
 
   void set_parameter(const std::string& name, const std::string& value) {
-    double v = 0;
-    if (!parse_number(value, &v)) {
-      std::printf("Invalid value '%s' for %s: expected a number\n", value.c_str(), name.c_str());
+    RunParameters p{options_, n_ctx_};
+    if (Status st = cli::set_parameter(name, value, &p); !st.ok()) {
+      std::printf("%s\n", st.error().message.c_str());
       return;
     }
-    SamplingOptions& s = options_.sampling;
-    const bool integral = v == static_cast<double>(static_cast<int64_t>(v));
-    auto need = [&](bool ok, const char* what) {
-      if (!ok) std::printf("Invalid value %s for %s: %s\n", value.c_str(), name.c_str(), what);
-      return ok;
-    };
-    if (name == "temperature") {
-      if (!need(v >= 0, "must be >= 0")) return;
-      s.temperature = static_cast<float>(v);
-    } else if (name == "top_k") {
-      if (!need(integral && v >= 0, "a whole number >= 0")) return;
-      s.top_k = static_cast<int>(v);
-    } else if (name == "top_p") {
-      if (!need(v > 0 && v <= 1, "must be in (0, 1]")) return;
-      s.top_p = static_cast<float>(v);
-    } else if (name == "min_p") {
-      if (!need(v >= 0 && v <= 1, "must be in [0, 1]")) return;
-      s.min_p = static_cast<float>(v);
-    } else if (name == "seed") {
-      if (!need(integral && v >= 0, "a whole number >= 0")) return;
-      s.seed = static_cast<uint64_t>(v);
-    } else if (name == "num_predict") {
-      if (!need(integral && v >= -1 && v < 1e9, "a whole number >= -1")) return;
-      options_.num_predict = static_cast<int>(v);
-    } else if (name == "num_ctx") {
-      if (!need(integral && v >= 16 && v <= 1 << 20, "a whole number in [16, 1048576]")) return;
-      auto session = model_->new_session(SessionOptions{.n_ctx = static_cast<int>(v), .kv_f32 = false, .n_batch = 512});
+    if (p.n_ctx != n_ctx_) {
+      auto session = model_->new_session(SessionOptions{.n_ctx = p.n_ctx, .kv_f32 = false, .n_batch = 512});
       if (!session) {
         std::printf("Cannot use num_ctx %s: %s\n", value.c_str(), session.error().message.c_str());
         return;
       }
       session_ = std::move(*session);
-      n_ctx_ = static_cast<int>(v);
-      messages_.clear();
-    } else if (name == "repeat_penalty") {
-      if (!need(v > 0, "must be > 0")) return;
-      s.repeat_penalty = static_cast<float>(v);
-    } else if (name == "repeat_last_n") {
-      if (!need(integral && v >= -1, "a whole number >= -1")) return;
-      s.repeat_last_n = static_cast<int>(v);
-    } else if (name == "frequency_penalty") {
-      s.frequency_penalty = static_cast<float>(v);
-    } else if (name == "presence_penalty") {
-      s.presence_penalty = static_cast<float>(v);
-    } else {
-      std::printf("Unknown parameter '%s'\n%s", name.c_str(), kParameterHelp);
-      return;
+      n_ctx_ = p.n_ctx;
+      messages_.clear();  // a new context: the conversation starts over
     }
+    options_ = p.generate;
     std::printf("Set parameter '%s' to '%s'\n", name.c_str(), value.c_str());
   }
 
@@ -298,10 +242,10 @@ class Chat {
 }  // namespace
 
 int run_interactive_chat(std::shared_ptr<Model> model, std::unique_ptr<Session> session, const GenerateOptions& options,
-                         bool verbose) {
+                         const std::string& system, bool verbose) {
   // libedit edits in wide characters: it needs a UTF-8 locale to read and echo non-ASCII text.
   if (!std::setlocale(LC_CTYPE, "") || MB_CUR_MAX == 1) std::setlocale(LC_CTYPE, "C.UTF-8");
-  Chat chat(std::move(model), std::move(session), options, verbose);
+  Chat chat(std::move(model), std::move(session), options, system, verbose);
   return chat.loop();
 }
 

@@ -2,14 +2,16 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "minnow/engine.h"
 
 namespace minnow::cli {
 
 // Reads messages from the terminal until /bye or Ctrl-D, answering each with the model.
-// verbose: print token counts and speeds after each answer. Returns the exit code.
+// system: the system message to start with ("" for none); verbose: print token counts and
+// speeds after each answer. Returns the exit code.
 int run_interactive_chat(std::shared_ptr<Model> model, std::unique_ptr<Session> session, const GenerateOptions& options,
-                         bool verbose);
+                         const std::string& system, bool verbose);
 
 }  // namespace minnow::cli

@@ -1,5 +1,7 @@
 // `minnow run MODEL [PROMPT]`: generate from a prompt, streaming only the text to stdout; with
 // no prompt on a terminal, an interactive chat (chat.cpp); with no prompt otherwise, stdin.
+// MODEL is a GGUF path or a store name; a stored model's Modelfile defaults (system message,
+// template, parameters) apply, and flags given on the command line override them.
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,48 +14,71 @@
 
 #include "cli/chat.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
+#include "cli/parameters.h"
 #include "minnow/engine.h"
 
 namespace minnow::cli {
 namespace {
+
+// Flags that set an Ollama parameter, by flag and parameter name.
+constexpr std::pair<const char*, const char*> kParameterFlags[] = {
+    {"--temperature", "temperature"},
+    {"--top-k", "top_k"},
+    {"--top-p", "top_p"},
+    {"--min-p", "min_p"},
+    {"--seed", "seed"},
+    {"--num-predict", "num_predict"},
+    {"--ctx-size", "num_ctx"},
+    {"--repeat-penalty", "repeat_penalty"},
+    {"--repeat-last-n", "repeat_last_n"},
+    {"--frequency-penalty", "frequency_penalty"},
+    {"--presence-penalty", "presence_penalty"},
+};
 
 struct RunArgs {
   std::string model;
   std::string prompt;
   bool raw = false;
   bool verbose = false;
-  int num_predict = -1;
-  int ctx_size = 0;
   int threads = 0;
-  int64_t seed = -1;
   std::string isa;
-  SamplingOptions sampling;
+  std::string flag_values[std::size(kParameterFlags)];
+  std::vector<std::pair<std::string, std::string>> given;  // the parameter flags on the command line
 };
 
 int run(const RunArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
+  auto ref = resolve_model(a.model);
+  if (!ref) return fail(ref.error().message);
+  RunParameters params;
+  params.generate.sampling.seed = std::random_device{}();
+  if (Status st = set_parameters(ref->defaults.parameters, &params); !st.ok()) {
+    return fail(a.model + ": stored " + st.error().message);
+  }
+  if (Status st = set_parameters(a.given, &params); !st.ok()) return fail(st.error().message);
+
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.isa = a.isa;
-  auto model = Model::load(a.model, lo);
+  lo.chat_template = ref->defaults.chat_template;
+  auto model = Model::load(ref->path, lo);
   if (!model) return fail(model.error().message);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SessionOptions so;
-  so.n_ctx = a.ctx_size;
+  so.n_ctx = params.n_ctx;
   auto session = (*model)->new_session(so);
   if (!session) return fail(session.error().message);
 
-  GenerateOptions go;
-  go.sampling = a.sampling;
-  go.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
-  go.num_predict = a.num_predict;
+  const GenerateOptions& go = params.generate;
+  const std::string& system = ref->defaults.system;
   if (!a.raw && (*model)->info().chat_template.empty()) {
     std::fprintf(stderr, "minnow: %s has no chat template; using the ChatML default (--raw feeds the prompt as is)\n",
                  a.model.c_str());
   }
   std::string prompt = a.prompt;
   if (prompt.empty()) {
-    if (isatty(0) && !a.raw) return run_interactive_chat(*model, std::move(*session), go, a.verbose);
+    if (isatty(0) && !a.raw) return run_interactive_chat(*model, std::move(*session), go, system, a.verbose);
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto print = [](std::string_view text) {
@@ -67,8 +92,11 @@ int run(const RunArgs& a) {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
     stats = (*session)->generate(prompt, go, print);
   } else {
-    // One user turn, formatted as the model was trained to see it.
-    auto tokens = (*model)->apply_chat_template({{"user", prompt}}, true);
+    // One user turn (after the stored system message), formatted as the model was trained.
+    std::vector<ChatMessage> messages;
+    if (!system.empty()) messages.emplace_back("system", system);
+    messages.emplace_back("user", prompt);
+    auto tokens = (*model)->apply_chat_template(messages, true);
     if (!tokens) return fail(tokens.error().message);
     stats = (*session)->generate(*tokens, go, print);
   }
@@ -90,26 +118,37 @@ int run(const RunArgs& a) {
 
 void add_run_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<RunArgs>();
-  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
-  cmd->add_option("model", a->model, "Path to a .gguf model file")->required();
+  CLI::App* cmd = app.add_subcommand("run", "Chat with a model, or generate text from a prompt");
+  cmd->add_option("model", a->model, "A .gguf file or a model name in the store")->required();
   cmd->add_option("prompt", a->prompt, "The prompt (absent: an interactive chat on a terminal, else stdin)");
   cmd->add_flag("--raw", a->raw, "Complete the prompt as is (BOS per the model, no chat template); prints prompt + continuation");
   cmd->add_flag("--verbose,-v", a->verbose, "Print load time and tokens/s to stderr");
-  cmd->add_option("--num-predict,-n", a->num_predict, "Tokens to generate (-1: until the model stops)");
-  cmd->add_option("--ctx-size,-c", a->ctx_size, "Context size in tokens (0: the model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads,-t", a->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", a->seed, "Random seed (default: random)");
-  cmd->add_option("--temperature", a->sampling.temperature, "Sampling temperature (0: greedy)");
-  cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0: off)");
-  cmd->add_option("--top-p", a->sampling.top_p, "Nucleus sampling threshold (1: off)");
-  cmd->add_option("--min-p", a->sampling.min_p, "Drop tokens below min-p x the top probability");
-  cmd->add_option("--repeat-penalty", a->sampling.repeat_penalty, "Penalty for repeated tokens (1: off)");
-  cmd->add_option("--repeat-last-n", a->sampling.repeat_last_n, "Tokens the repeat penalty looks back at");
-  cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "Penalty per occurrence");
-  cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "Penalty once a token occurred");
   cmd->add_option("--isa", a->isa, "Force the kernel set: scalar or avx2");
-  cmd->callback([a, exit_code] { *exit_code = run(*a); });
+  const char* help[] = {"Sampling temperature (0: greedy)",
+                        "Keep the k most likely tokens (0: off)",
+                        "Nucleus sampling threshold (1: off)",
+                        "Drop tokens below min-p x the top probability",
+                        "Random seed (default: random)",
+                        "Tokens to generate (-1: until the model stops)",
+                        "Context size in tokens (default: the model's, at most 4096)",
+                        "Penalty for repeated tokens (1: off)",
+                        "Tokens the repeat penalty looks back at",
+                        "Penalty per occurrence",
+                        "Penalty once a token occurred"};
+  std::vector<CLI::Option*> opts;
+  for (size_t i = 0; i < std::size(kParameterFlags); ++i) {
+    std::string flag = kParameterFlags[i].first;
+    if (flag == "--num-predict") flag += ",-n";
+    if (flag == "--ctx-size") flag += ",-c";
+    opts.push_back(cmd->add_option(flag, a->flag_values[i], help[i]));
+  }
+  cmd->callback([a, exit_code, opts] {
+    for (size_t i = 0; i < opts.size(); ++i) {
+      if (opts[i]->count() > 0) a->given.emplace_back(kParameterFlags[i].second, a->flag_values[i]);
+    }
+    *exit_code = run(*a);
+  });
 }
 
 }  // namespace minnow::cli

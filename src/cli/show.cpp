@@ -17,7 +17,7 @@ std::string human_count(uint64_t n) {
 }
 
 int show(const std::string& path) {
-  auto model = Model::load(path, LoadOptions{.n_threads = 1, .isa = ""});
+  auto model = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
   if (!model) return fail(model.error().message);
   const ModelInfo& i = (*model)->info();
   auto row = [](const char* k, const std::string& v) { std::printf("    %-20s %s\n", k, v.c_str()); };

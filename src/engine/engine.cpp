@@ -157,7 +157,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.n_head_kv = hp.n_head_kv;
   info.n_vocab = hp.n_vocab;
   auto tmpl = f.get_string_or("tokenizer.chat_template", "");
-  info.chat_template = tmpl.ok() ? std::string(*tmpl) : "";
+  info.chat_template = !options.chat_template.empty() ? options.chat_template : tmpl.ok() ? std::string(*tmpl) : "";
   auto tm = f.get_string_or("tokenizer.ggml.model", "");
   info.tokenizer = tm.ok() ? std::string(*tm) : "";
   info.isa = kernels::isa_name(impl->kt->isa);

@@ -16,7 +16,7 @@ Result<std::shared_ptr<Model>> load_tiny() {
   const auto bytes = test::make_tiny_llama({});
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = ""});
+  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
   std::filesystem::remove(path);
   return m;
 }
