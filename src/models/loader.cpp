@@ -109,7 +109,10 @@ bool WeightLoader::has(const std::string& name) const { return file_.find_tensor
 
 Result<const gguf::TensorInfo*> WeightLoader::find(const std::string& name, int n_dims, const int64_t* ne) {
   const gguf::TensorInfo* t = file_.find_tensor(name);
-  if (!t) return make_error("model: missing tensor '%s'", name.c_str());
+  if (!t) {
+    return make_error("model: missing tensor '%s' (expected shape %s)", name.c_str(),
+                      shape_str(n_dims, ne).c_str());
+  }
   // Trailing dimensions of 1 are the same shape.
   bool same = true;
   for (int i = 0; i < gguf::kMaxDims; ++i) {

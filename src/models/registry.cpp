@@ -14,6 +14,8 @@ struct Entry {
 
 constexpr Entry kArchitectures[] = {
     {"llama", load_llama},
+    {"qwen2", load_qwen2},
+    {"phi3", load_phi3},
 };
 
 }  // namespace

@@ -42,8 +42,8 @@ void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head
     for (int i = 0; i < half; ++i) {
       double theta = pos * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
       if (p.freq_factors) theta /= p.freq_factors[i];
-      cos_t[i] = static_cast<float>(std::cos(theta));
-      sin_t[i] = static_cast<float>(std::sin(theta));
+      cos_t[i] = static_cast<float>(std::cos(theta)) * p.attn_factor;
+      sin_t[i] = static_cast<float>(std::sin(theta)) * p.attn_factor;
     }
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * static_cast<int64_t>(head_dim);
@@ -116,6 +116,10 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
       }
     }
   });
+}
+
+void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens) {
+  for (int64_t t = 0; t < n_tokens; ++t) add_inplace(x + t * n, bias, n);
 }
 
 }  // namespace minnow::nn

@@ -31,7 +31,10 @@ struct RopeParams {
   int n_rot = 0;            // leading dims of each head that rotate (<= head_dim, even)
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;  // linear position scaling: 1 / rope.scaling.factor
-  const float* freq_factors = nullptr;  // [n_rot/2] divisors of each frequency (Llama 3 rope_freqs), or null
+  const float* freq_factors = nullptr;  // [n_rot/2] frequency divisors (rope_freqs, LongRoPE), or null
+  // Multiplies the rotated dims (cos and sin, as ggml's mscale does): LongRoPE's attention factor
+  // sqrt(1 + ln(n_ctx_train / n_ctx_orig) / ln(n_ctx_orig)), which sharpens q.k at long contexts.
+  float attn_factor = 1.0f;
 };
 
 // Rotates each head of each token in place.  x: [n_tokens][n_heads][head_dim]
@@ -54,5 +57,8 @@ struct AttentionParams {
 // Heads share KV heads in groups of n_head / n_head_kv (GQA).
 void attention(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
                int64_t n_tokens, const int32_t* positions, float* out);
+
+// x[t][i] += bias[i]: a linear layer's bias on every token row.  x: [n_tokens][n]
+void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens);
 
 }  // namespace minnow::nn

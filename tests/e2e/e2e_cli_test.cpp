@@ -202,8 +202,9 @@ TEST_P(CliLogits, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, CliLogits,
-                         testing::Values("tiny-llama-f32", "tiny-llama-f16", "tiny-llama-q8_0", "tiny-llama-q4_0",
-                                         "tiny-llama-tied-f32", "tiny256-llama-q4_k", "tiny256-llama-q6_k",
+                         testing::Values("tiny-llama-f32", "tiny-llama-f16", "tiny-llama-q8_0",
+                                         "tiny-llama-q4_0", "tiny-llama-tied-f32", "tiny256-llama-q4_k",
+                                         "tiny256-llama-q6_k", "tiny-qwen2-f32", "tiny-phi3-f32",
                                          "stories260K"),
                          [](const testing::TestParamInfo<std::string>& i) {
                            std::string s = i.param;

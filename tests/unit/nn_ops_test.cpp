@@ -1,5 +1,5 @@
 // nn blocks against direct computations: RoPE in both pair conventions, with Llama 3 frequency
-// factors and linear position scaling; RMSNorm; SwiGLU.
+// factors, linear position scaling and LongRoPE's attention factor; RMSNorm; SwiGLU; bias add.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -85,6 +85,28 @@ TEST(SwiGlu, MatchesDefinition) {
   const std::vector<float> g0 = g;
   swiglu_inplace(g.data(), u.data(), 5);
   for (int i = 0; i < 5; ++i) EXPECT_NEAR(g[i], g0[i] / (1.0 + std::exp(-g0[i])) * u[i], 1e-6);
+}
+
+TEST(Rope, AttnFactorScalesOnlyRotatedDims) {
+  for (RopeType type : {RopeType::kNorm, RopeType::kNeox}) {
+    RopeParams plain, scaled;
+    plain.type = scaled.type = type;
+    plain.n_rot = scaled.n_rot = 12;  // of 16: the last 4 dims pass through, unscaled
+    scaled.attn_factor = 1.5f;
+    std::vector<float> a = ramp(16), b = ramp(16);
+    const int32_t pos[1] = {9};
+    rope(plain, a.data(), 1, 1, 16, pos);
+    rope(scaled, b.data(), 1, 1, 16, pos);
+    for (int d = 0; d < 12; ++d) EXPECT_NEAR(b[d], 1.5f * a[d], 1e-6) << "dim " << d;
+    for (int d = 12; d < 16; ++d) EXPECT_EQ(b[d], a[d]) << "dim " << d;
+  }
+}
+
+TEST(AddBias, AddsToEveryRow) {
+  std::vector<float> x = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};  // two rows of 3
+  const std::vector<float> bias = {0.5f, -1.0f, 2.0f};
+  add_bias(x.data(), bias.data(), 3, 2);
+  EXPECT_EQ(x, (std::vector<float>{1.5f, 1.0f, 5.0f, 4.5f, 4.0f, 8.0f}));
 }
 
 }  // namespace

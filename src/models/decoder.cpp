@@ -1,0 +1,110 @@
+#include "models/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/kernel_table.h"
+#include "tensor/dtype.h"
+
+namespace minnow::models {
+
+Status Decoder::load_embeddings(WeightLoader& w) {
+  const int E = hp_.n_embd, V = hp_.n_vocab;
+  MINNOW_ASSIGN_OR_RETURN(tok_embd_, w.matrix("token_embd.weight", E, V));
+  MINNOW_ASSIGN_OR_RETURN(output_norm_, w.vector("output_norm.weight", E));
+  MINNOW_ASSIGN_OR_RETURN(output_, w.optional_matrix("output.weight", E, V));
+  if (!output_.data) output_ = tok_embd_;  // tied embeddings
+  return Status();
+}
+
+void Decoder::finish_load(const WeightLoader& w) {
+  const int E = hp_.n_embd, V = hp_.n_vocab;
+  n_params_ = w.params();
+  // Per token, every matrix is read once; the embedding table only for one row.
+  const uint64_t embd_bytes = *row_bytes(tok_embd_.type, E) * static_cast<uint64_t>(V);
+  weight_bytes_ = w.bytes() - embd_bytes + (output_.data == tok_embd_.data ? embd_bytes : 0);
+  uint64_t matmul_params = static_cast<uint64_t>(V) * E;  // the output matrix
+  for (const DecoderLayer& l : layers_) {
+    for (const nn::Weight* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      matmul_params += static_cast<uint64_t>(m->n_in * m->n_out);
+    }
+  }
+  flops_per_token_ = 2 * matmul_params;
+}
+
+Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                        int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const {
+  const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
+  const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= hp_.n_vocab) {
+      return make_error("model: token id %d is out of range [0, %d)", tokens[t], hp_.n_vocab);
+    }
+    if (positions[t] < 0 || positions[t] >= cache.n_ctx()) {
+      return make_error("model: position %d is outside the context of %d tokens", positions[t],
+                        cache.n_ctx());
+    }
+  }
+  std::vector<float> x(n_tokens * E);        // [n_tokens][n_embd] residual stream
+  std::vector<float> h(n_tokens * E);        // [n_tokens][n_embd] normed input of a block
+  std::vector<float> q(n_tokens * q_dim);    // [n_tokens][n_head][head_dim]
+  std::vector<float> k(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
+  std::vector<float> v(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
+  std::vector<float> att(n_tokens * q_dim);  // [n_tokens][n_head][head_dim]
+  std::vector<float> gate(n_tokens * F);     // [n_tokens][n_ff]
+  std::vector<float> up(n_tokens * F);       // [n_tokens][n_ff]
+
+  const size_t embd_row = *row_bytes(tok_embd_.type, E);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + embd_row * tokens[t];
+    c.kt.to_float[static_cast<int>(tok_embd_.type)](row, x.data() + t * E, E);
+  }
+
+  nn::RopeParams rope = hp_.rope;
+  const bool long_ctx = !rope_factors_long_.empty() && cache.n_ctx() > rope_long_after_;
+  const std::vector<float>& factors = long_ctx ? rope_factors_long_ : rope_factors_;
+  rope.freq_factors = factors.empty() ? nullptr : factors.data();
+  const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+
+  for (int il = 0; il < hp_.n_layer; ++il) {
+    const DecoderLayer& l = layers_[il];
+    nn::rms_norm(x.data(), l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
+    c.emit("attn_norm", il, h.data(), n_tokens * E);
+    nn::linear(c, l.wq, h.data(), n_tokens, q.data());
+    nn::linear(c, l.wk, h.data(), n_tokens, k.data());
+    nn::linear(c, l.wv, h.data(), n_tokens, v.data());
+    if (!l.bq.empty()) nn::add_bias(q.data(), l.bq.data(), q_dim, n_tokens);
+    if (!l.bk.empty()) nn::add_bias(k.data(), l.bk.data(), kv_dim, n_tokens);
+    if (!l.bv.empty()) nn::add_bias(v.data(), l.bv.data(), kv_dim, n_tokens);
+    nn::rope(rope, q.data(), n_tokens, hp_.n_head, hd, positions);
+    nn::rope(rope, k.data(), n_tokens, hp_.n_head_kv, hd, positions);
+    c.emit("q", il, q.data(), n_tokens * q_dim);
+    c.emit("k", il, k.data(), n_tokens * kv_dim);
+    c.emit("v", il, v.data(), n_tokens * kv_dim);
+    nn::kv_store(c, cache, il, k.data(), v.data(), n_tokens, positions);
+    nn::attention(c, ap, cache, il, q.data(), n_tokens, positions, att.data());
+    c.emit("attn", il, att.data(), n_tokens * q_dim);
+    nn::linear(c, l.wo, att.data(), n_tokens, h.data());
+    nn::add_inplace(x.data(), h.data(), n_tokens * E);
+
+    c.emit("attn_out", il, x.data(), n_tokens * E);
+    nn::rms_norm(x.data(), l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
+    nn::linear(c, l.w_gate, h.data(), n_tokens, gate.data());
+    nn::linear(c, l.w_up, h.data(), n_tokens, up.data());
+    nn::swiglu_inplace(gate.data(), up.data(), n_tokens * F);
+    c.emit("ffn_act", il, gate.data(), n_tokens * F);
+    nn::linear(c, l.w_down, gate.data(), n_tokens, h.data());
+    nn::add_inplace(x.data(), h.data(), n_tokens * E);
+    c.emit("ffn_out", il, x.data(), n_tokens * E);
+  }
+
+  // Only the rows whose logits are wanted go through the (large) output matrix.
+  const int64_t first = all_logits ? 0 : n_tokens - 1;
+  const int64_t n_out = n_tokens - first;
+  nn::rms_norm(x.data() + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h.data());
+  nn::linear(c, output_, h.data(), n_out, logits);
+  cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
+  return Status();
+}
+
+}  // namespace minnow::models
