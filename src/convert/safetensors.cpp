@@ -221,6 +221,7 @@ Status read_f32(const StTensor& t, int64_t first, std::span<float> out) {
                       static_cast<long long>(first), static_cast<unsigned long long>(count),
                       static_cast<long long>(t.n_elements));
   }
+  if (count == 0) return {};  // (out.data() may be null then, which memcpy must not see)
   const size_t esize = st_dtype_size(t.dtype);
   const uint8_t* p = t.data + static_cast<uint64_t>(first) * esize;
   if (t.dtype == StDType::F32) {
