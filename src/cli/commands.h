@@ -14,6 +14,7 @@ void add_bench_command(CLI::App& app, int* exit_code);
 void add_tokenize_command(CLI::App& app, int* exit_code);
 void add_import_tokenizer_command(CLI::App& app, int* exit_code);
 void add_template_command(CLI::App& app, int* exit_code);
+void add_convert_command(CLI::App& app, int* exit_code);
 
 // Prints "minnow: message" to stderr and returns 1, for `return fail(...)`.
 int fail(const std::string& message);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   minnow::cli::add_tokenize_command(app, &exit_code);
   minnow::cli::add_import_tokenizer_command(app, &exit_code);
   minnow::cli::add_template_command(app, &exit_code);
+  minnow::cli::add_convert_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -158,6 +159,14 @@ class Writer {
   // ne[0] is the row length; data must hold exactly the tensor's bytes.
   Status add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
                     std::vector<uint8_t> data);
+  // A tensor whose bytes are made while write() runs, so a converter never holds more than
+  // one piece of a model: the source hands them, in order, to the sink in pieces of any size.
+  // write() fails (and leaves no file) when a source fails or gives the wrong byte count.
+  // to_bytes() is for tensors given as data only.
+  using TensorSink = std::function<Status(std::span<const uint8_t>)>;
+  using TensorSource = std::function<Status(const TensorSink&)>;
+  Status add_tensor_source(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                           TensorSource source);
   // A power of two (asserted); written as general.alignment when not 32. Setting the key
   // directly with set_u32 does not change how data is aligned (tests use that to corrupt files).
   void set_alignment(uint64_t alignment);
@@ -175,9 +184,13 @@ class Writer {
     std::string name;
     DType type;
     std::vector<int64_t> ne;
-    std::vector<uint8_t> data;
+    uint64_t n_bytes = 0;
+    std::vector<uint8_t> data;  // when source is empty
+    TensorSource source;
   };
   void set_raw(const std::string& key, ValueType type, std::vector<uint8_t> payload);
+  // Checks the name is new and the shape valid; the tensor's byte size.
+  Result<uint64_t> check_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne) const;
   // Everything before the first tensor's data, padded to the alignment; write() streams the
   // tensor data after it instead of building the whole file in memory.
   std::vector<uint8_t> header_bytes() const;

@@ -139,8 +139,8 @@ void Writer::set_alignment(uint64_t alignment) {
   }
 }
 
-Status Writer::add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
-                          std::vector<uint8_t> data) {
+Result<uint64_t> Writer::check_tensor(const std::string& name, DType type,
+                                      const std::vector<int64_t>& ne) const {
   for (const Tensor& t : tensors_) {
     if (t.name == name) return make_error("gguf: duplicate tensor name '%s'", name.c_str());
   }
@@ -164,11 +164,26 @@ Status Writer::add_tensor(const std::string& name, DType type, const std::vector
       checked_mul(static_cast<uint64_t>(ne[0] / info->block_size), info->block_bytes);
   for (size_t d = 1; d < ne.size() && bytes; ++d) bytes = checked_mul(*bytes, static_cast<uint64_t>(ne[d]));
   if (!bytes) return make_error("gguf: tensor '%s': byte size overflows", name.c_str());
+  return *bytes;
+}
+
+Status Writer::add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                          std::vector<uint8_t> data) {
+  auto bytes = check_tensor(name, type, ne);
+  if (!bytes) return bytes.error();
   if (data.size() != *bytes) {
     return make_error("gguf: tensor '%s': data is %zu bytes, its %s shape needs %llu", name.c_str(),
-                      data.size(), info->name, static_cast<unsigned long long>(*bytes));
+                      data.size(), dtype_name(type), static_cast<unsigned long long>(*bytes));
   }
-  tensors_.push_back(Tensor{name, type, ne, std::move(data)});
+  tensors_.push_back(Tensor{name, type, ne, *bytes, std::move(data), nullptr});
+  return {};
+}
+
+Status Writer::add_tensor_source(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                                 TensorSource source) {
+  auto bytes = check_tensor(name, type, ne);
+  if (!bytes) return bytes.error();
+  tensors_.push_back(Tensor{name, type, ne, *bytes, {}, std::move(source)});
   return {};
 }
 
@@ -189,7 +204,7 @@ std::vector<uint8_t> Writer::header_bytes() const {
     for (int64_t n : t.ne) put<uint64_t>(&out, static_cast<uint64_t>(n));
     put<uint32_t>(&out, static_cast<uint32_t>(t.type));
     put<uint64_t>(&out, offset);
-    offset += padded(t.data.size(), alignment_);
+    offset += padded(t.n_bytes, alignment_);
   }
   pad_to(&out, alignment_);
   return out;
@@ -198,6 +213,7 @@ std::vector<uint8_t> Writer::header_bytes() const {
 std::vector<uint8_t> Writer::to_bytes() const {
   std::vector<uint8_t> out = header_bytes();
   for (const Tensor& t : tensors_) {
+    assert(!t.source && "to_bytes() cannot run tensor sources: use write()");
     out.insert(out.end(), t.data.begin(), t.data.end());
     pad_to(&out, alignment_);
   }
@@ -219,17 +235,28 @@ Status write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
   return {};
 }
 
-Status write_file(int fd, const std::vector<uint8_t>& header,
-                  const std::vector<const std::vector<uint8_t>*>& data, uint64_t alignment,
-                  const std::string& path) {
-  MINNOW_CHECK_OK(write_all(fd, header.data(), header.size(), path));
-  const std::vector<uint8_t> zeros(alignment, 0);
-  for (const std::vector<uint8_t>* d : data) {
-    MINNOW_CHECK_OK(write_all(fd, d->data(), d->size(), path));
-    MINNOW_CHECK_OK(write_all(fd, zeros.data(), padded(d->size(), alignment) - d->size(), path));
+// Streams one tensor's bytes (its data, or what its source makes), then the padding.
+Status write_tensor(int fd, const std::vector<uint8_t>& data, const Writer::TensorSource& source,
+                    const std::string& name, uint64_t n_bytes, uint64_t alignment, const std::string& path) {
+  if (source) {
+    uint64_t written = 0;
+    MINNOW_CHECK_OK(source([&](std::span<const uint8_t> piece) -> Status {
+      if (piece.size() > n_bytes - written) {
+        return make_error("gguf: tensor '%s': its source gives more than %llu bytes", name.c_str(),
+                          static_cast<unsigned long long>(n_bytes));
+      }
+      written += piece.size();
+      return write_all(fd, piece.data(), piece.size(), path);
+    }));
+    if (written != n_bytes) {
+      return make_error("gguf: tensor '%s': its source gave %llu bytes, the shape needs %llu", name.c_str(),
+                        static_cast<unsigned long long>(written), static_cast<unsigned long long>(n_bytes));
+    }
+  } else {
+    MINNOW_CHECK_OK(write_all(fd, data.data(), data.size(), path));
   }
-  if (::fsync(fd) != 0) return make_error("gguf: %s: fsync: %s", path.c_str(), std::strerror(errno));
-  return {};
+  const std::vector<uint8_t> zeros(alignment, 0);
+  return write_all(fd, zeros.data(), padded(n_bytes, alignment) - n_bytes, path);
 }
 
 }  // namespace
@@ -239,10 +266,13 @@ Status Writer::write(const std::string& path) const {
   const std::string tmp = path + strfmt(".tmp.%d", static_cast<int>(::getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return make_error("gguf: %s: %s", tmp.c_str(), std::strerror(errno));
-  std::vector<const std::vector<uint8_t>*> data;
-  data.reserve(tensors_.size());
-  for (const Tensor& t : tensors_) data.push_back(&t.data);
-  Status st = write_file(fd, header_bytes(), data, alignment_, tmp);
+  const std::vector<uint8_t> header = header_bytes();
+  Status st = write_all(fd, header.data(), header.size(), tmp);
+  for (size_t i = 0; i < tensors_.size() && st.ok(); ++i) {
+    const Tensor& t = tensors_[i];
+    st = write_tensor(fd, t.data, t.source, t.name, t.n_bytes, alignment_, tmp);
+  }
+  if (st.ok() && ::fsync(fd) != 0) st = make_error("gguf: %s: fsync: %s", tmp.c_str(), std::strerror(errno));
   if (::close(fd) != 0 && st.ok()) st = make_error("gguf: %s: close: %s", tmp.c_str(), std::strerror(errno));
   if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
     st = make_error("gguf: %s: rename: %s", path.c_str(), std::strerror(errno));

@@ -5,25 +5,19 @@
 #include "tokenizer/hf_import.h"
 
 #include <algorithm>
-#include <limits>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "tokenizer/hf_json.h"
 
 namespace minnow::tok {
 namespace {
 
-using Json = nlohmann::json;
-
 // Real vocabularies stay under 300k tokens; the cap keeps a hostile id or vocab_size from
 // sizing a huge table.
 constexpr size_t kMaxTokens = size_t{1} << 24;
-// tokenizer.json nests 5 or 6 levels deep. nlohmann parses with an explicit stack, but a cap
-// keeps pathological input cheap to reject.
-constexpr int kMaxDepth = 128;
 constexpr std::string_view kWordStart = "\xE2\x96\x81";  // llama.cpp's WordPiece word-start mark
 
 // The regexes of the Split pre-tokenizers we recognize, as tokenizer.json spells them.
@@ -31,76 +25,6 @@ constexpr std::string_view kLlama3Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kQwen2Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-
-// Untrusted text in messages: at most 80 bytes, not cut inside a UTF-8 sequence.
-std::string clip(std::string_view s) {
-  if (s.size() <= 80) return std::string(s);
-  size_t n = 80;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
-}
-
-Status check_depth(std::string_view text, const char* what) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return make_error("%s: nested deeper than %d levels", what, kMaxDepth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return {};
-}
-
-Result<Json> parse_json(std::string_view text, const char* what) {
-  MINNOW_CHECK_OK(check_depth(text, what));
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, ..." -> from "parse error".
-    std::string_view msg = e.what();
-    if (size_t p = msg.find("] "); p != std::string_view::npos) msg.remove_prefix(p + 2);
-    return make_error("%s: %s", what, std::string(msg).c_str());
-  }
-}
-
-// obj[key] when obj is an object holding a non-null key, else nullptr.
-const Json* member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-const std::string* string_member(const Json& obj, const char* key) {
-  const Json* v = member(obj, key);
-  return v && v->is_string() ? &v->get_ref<const std::string&>() : nullptr;
-}
-
-bool bool_member(const Json& obj, const char* key, bool def) {
-  const Json* v = member(obj, key);
-  return v && v->is_boolean() ? v->get<bool>() : def;
-}
-
-// A JSON integer as int64 (a uint64 above INT64_MAX reads as -1, never in range).
-std::optional<int64_t> as_int(const Json& v) {
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? -1 : static_cast<int64_t>(u);
-  }
-  if (v.is_number_integer()) return v.get<int64_t>();
-  return std::nullopt;
-}
 
 // llama.cpp's does_token_look_special: added tokens some models forget to mark special.
 bool looks_special(std::string_view t) {
