@@ -69,6 +69,8 @@ class Store {
   // The model's defaults come from the other fields of `defaults` (its name/path ignored).
   Result<StoredModel> add(std::string_view name, const std::string& gguf_path, const StoredModel& defaults,
                           bool move);
+  // Names a blob already in the store (m.digest, m.size) with the defaults in m's other fields.
+  Result<StoredModel> name_blob(std::string_view name, const StoredModel& m);
   Status copy(std::string_view from, std::string_view to);
   // Removes the name, and its blob when no other name uses it.
   Status remove(std::string_view name);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "minnow/engine.h"
 
 namespace minnow::cli {
@@ -41,7 +42,9 @@ int bench(const BenchArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.isa = a.isa;
-  auto model = Model::load(a.model, lo);
+  auto ref = resolve_model(a.model);
+  if (!ref) return fail(ref.error().message);
+  auto model = Model::load(ref->path, lo);
   if (!model) return fail(model.error().message);
   const ModelInfo& info = (*model)->info();
   SessionOptions so;
@@ -108,7 +111,7 @@ int bench(const BenchArgs& a) {
 void add_bench_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation speed against the machine's limits");
-  cmd->add_option("model", a->model, "Path to a .gguf model file")->required();
+  cmd->add_option("model", a->model, "A .gguf file or a model name in the store")->required();
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens per run")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens per run")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("-r,--repeats", a->repeats, "Timed runs (medians are reported)")->check(CLI::Range(1, 1000));

@@ -15,6 +15,10 @@ void add_tokenize_command(CLI::App& app, int* exit_code);
 void add_import_tokenizer_command(CLI::App& app, int* exit_code);
 void add_template_command(CLI::App& app, int* exit_code);
 void add_convert_command(CLI::App& app, int* exit_code);
+void add_create_command(CLI::App& app, int* exit_code);
+void add_list_command(CLI::App& app, int* exit_code);
+void add_rm_command(CLI::App& app, int* exit_code);
+void add_cp_command(CLI::App& app, int* exit_code);
 
 // Prints "minnow: message" to stderr and returns 1, for `return fail(...)`.
 int fail(const std::string& message);

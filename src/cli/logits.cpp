@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "minnow/engine.h"
 
 namespace minnow::cli {
@@ -35,7 +36,9 @@ int logits(const LogitsArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.isa = a.isa;
-  auto model = Model::load(a.model, lo);
+  auto ref = resolve_model(a.model);
+  if (!ref) return fail(ref.error().message);
+  auto model = Model::load(ref->path, lo);
   if (!model) return fail(model.error().message);
   const int64_t trained = (*model)->info().context_length;
   if (static_cast<int64_t>(ids.size()) > trained) {
@@ -78,7 +81,7 @@ int logits(const LogitsArgs& a) {
 void add_logits_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Print the logits of a token sequence as JSON");
-  cmd->add_option("model", a->model, "Path to a .gguf model file")->required();
+  cmd->add_option("model", a->model, "A .gguf file or a model name in the store")->required();
   cmd->add_option("--ids", a->ids, "Token ids, space separated (BOS included if wanted)")->required();
   cmd->add_option("--top", a->top, "Top logits to list per position")->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads,-t", a->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);

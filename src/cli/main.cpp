@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   minnow::cli::add_import_tokenizer_command(app, &exit_code);
   minnow::cli::add_template_command(app, &exit_code);
   minnow::cli::add_convert_command(app, &exit_code);
+  minnow::cli::add_create_command(app, &exit_code);
+  minnow::cli::add_list_command(app, &exit_code);
+  minnow::cli::add_rm_command(app, &exit_code);
+  minnow::cli::add_cp_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

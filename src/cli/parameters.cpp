@@ -63,7 +63,9 @@ Status set_parameter(const std::string& name, const std::string& value, RunParam
     MINNOW_CHECK_OK(need(v >= -100 && v <= 100, "in [-100, 100]"));
     s.presence_penalty = static_cast<float>(v);
   } else {
-    return make_error("unknown parameter '%s'; known:\n%s", name.c_str(), kParameterHelp);
+    return make_error("unknown parameter '%s' (known: temperature, top_k, top_p, min_p, seed, num_predict, num_ctx, "
+                      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty)",
+                      name.c_str());
   }
   return Status();
 }

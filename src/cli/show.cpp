@@ -1,9 +1,10 @@
-// `minnow show MODEL`: what a model is (architecture, size, quantization, context, tokenizer)
+// `minnow show MODEL` (a file or a store name): what a model is (architecture, size, quantization, context, tokenizer)
 // and its metadata, in the spirit of `ollama show`.
 #include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "minnow/engine.h"
 
 namespace minnow::cli {
@@ -16,11 +17,23 @@ std::string human_count(uint64_t n) {
   return std::to_string(n);
 }
 
-int show(const std::string& path) {
-  auto model = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+int show(const std::string& arg) {
+  auto ref = resolve_model(arg);
+  if (!ref) return fail(ref.error().message);
+  auto model = Model::load(ref->path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ref->defaults.chat_template});
   if (!model) return fail(model.error().message);
   const ModelInfo& i = (*model)->info();
   auto row = [](const char* k, const std::string& v) { std::printf("    %-20s %s\n", k, v.c_str()); };
+  if (ref->stored) {
+    std::printf("  Stored as\n");
+    row("name", ref->defaults.name);
+    row("digest", ref->defaults.digest);
+    row("modified", ref->defaults.modified);
+    for (const auto& [k, v] : ref->defaults.parameters) row(("parameter " + k).c_str(), v);
+    if (!ref->defaults.system.empty()) row("system", ref->defaults.system);
+    if (!ref->defaults.chat_template.empty()) row("template", "(set by its Modelfile; see below)");
+    std::printf("\n");
+  }
   std::printf("  Model\n");
   row("architecture", i.architecture);
   if (!i.name.empty()) row("name", i.name);
@@ -35,6 +48,7 @@ int show(const std::string& path) {
   row("model", i.tokenizer.empty() ? "(none)" : i.tokenizer);
   row("vocabulary size", std::to_string(i.n_vocab));
   if (!i.tokenizer_error.empty()) row("note", i.tokenizer_error);
+  if (!i.chat_template.empty()) std::printf("\n  Chat template\n%s\n", i.chat_template.c_str());
   std::printf("\n  Metadata\n");
   size_t width = 0;
   for (const auto& kv : i.metadata) width = std::max(width, kv.first.size());
@@ -47,7 +61,7 @@ int show(const std::string& path) {
 void add_show_command(CLI::App& app, int* exit_code) {
   auto path = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("show", "Show a model's architecture, size, quantization and metadata");
-  cmd->add_option("model", *path, "Path to a .gguf model file")->required();
+  cmd->add_option("model", *path, "A .gguf file or a model name in the store")->required();
   cmd->callback([path, exit_code] { *exit_code = show(*path); });
 }
 

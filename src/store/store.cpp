@@ -57,6 +57,11 @@ Status write_atomically(const fs::path& path, const std::string& bytes) {
   return Status();
 }
 
+bool valid_digest(const std::string& d) {
+  return d.starts_with("sha256:") && d.size() == 71 &&
+         std::all_of(d.begin() + 7, d.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 std::string blob_name(const std::string& digest) {  // "sha256:ab.." -> "sha256-ab.."
   std::string s = digest;
   std::replace(s.begin(), s.end(), ':', '-');
@@ -165,8 +170,7 @@ Result<StoredModel> Store::find(std::string_view name) const {
     return make_error("model '%s': manifest %s is damaged (remove it with `minnow rm`)", m.name.c_str(), path.c_str());
   }
   m.digest = j["model"]["digest"].get<std::string>();
-  if (!m.digest.starts_with("sha256:") || m.digest.size() != 71 ||
-      !std::all_of(m.digest.begin() + 7, m.digest.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+  if (!valid_digest(m.digest)) {
     return make_error("model '%s': manifest %s has a bad digest", m.name.c_str(), path.c_str());
   }
   m.model_path = (fs::path(root_) / "blobs" / blob_name(m.digest)).string();
@@ -227,15 +231,28 @@ Result<StoredModel> Store::add(std::string_view name, const std::string& gguf_pa
       return make_error("store: cannot copy %s into the store (disk full?)", gguf_path.c_str());
     }
   }
+  StoredModel named = defaults;
+  named.digest = digest;
+  named.size = size;
+  return name_blob(n->full(), named);
+}
+
+Result<StoredModel> Store::name_blob(std::string_view name, const StoredModel& m) {
+  auto n = ModelName::parse(name);
+  if (!n) return n.error();
+  std::error_code ec;
+  if (!valid_digest(m.digest) || !fs::exists(fs::path(root_) / "blobs" / blob_name(m.digest), ec)) {
+    return make_error("store: no blob %s to name '%s'", m.digest.c_str(), n->full().c_str());
+  }
   Json j;
   j["schema"] = 1;
-  j["model"] = {{"digest", digest}, {"size", size}};
+  j["model"] = {{"digest", m.digest}, {"size", m.size}};
   j["modified"] = now_iso8601();
-  if (!defaults.system.empty()) j["system"] = defaults.system;
-  if (!defaults.chat_template.empty()) j["template"] = defaults.chat_template;
-  if (!defaults.parameters.empty()) {
+  if (!m.system.empty()) j["system"] = m.system;
+  if (!m.chat_template.empty()) j["template"] = m.chat_template;
+  if (!m.parameters.empty()) {
     j["parameters"] = Json::array();
-    for (const auto& [k, v] : defaults.parameters) j["parameters"].push_back({k, v});
+    for (const auto& [k, v] : m.parameters) j["parameters"].push_back({k, v});
   }
   MINNOW_CHECK_OK(write_atomically(fs::path(root_) / "manifests" / n->name / n->tag, j.dump(2)));
   return find(n->full());
