@@ -1,6 +1,7 @@
 // The llama architecture as GGUF files describe it: Llama 2/3.x, SmolLM2, TinyLlama, Mistral 7B.
 // Pre-norm decoder blocks: RMSNorm -> GQA attention with RoPE (adjacent-pair rotation, since
-// GGUF conversion permutes q/k) -> residual -> RMSNorm -> SwiGLU FFN -> residual.
+// GGUF conversion permutes q/k) -> residual -> RMSNorm -> SwiGLU FFN -> residual. A Mistral-style
+// file with llama.attention.sliding_window attends over that window in every layer.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -27,6 +28,9 @@ class Llama final : public Model {
     if (!hp) return hp.error();
     hp_ = *hp;
     hp_.rope.type = nn::RopeType::kNorm;
+    auto window = read_int_or(f, "llama.attention.sliding_window", 0, 0, int64_t{1} << 24);
+    if (!window) return window.error();
+    if (*window > 0) hp_.layer_window.assign(hp_.n_layer, *window);
     const int E = hp_.n_embd, V = hp_.n_vocab, F = hp_.n_ff;
     const int q_dim = hp_.n_head * hp_.head_dim, kv_dim = hp_.n_head_kv * hp_.head_dim;
 
@@ -74,14 +78,7 @@ class Llama final : public Model {
                  KvCache& cache, bool all_logits, float* logits) const override {
     const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      if (tokens[t] < 0 || tokens[t] >= hp_.n_vocab) {
-        return make_error("model: token id %d is out of range [0, %d)", tokens[t], hp_.n_vocab);
-      }
-      if (positions[t] < 0 || positions[t] >= cache.n_ctx()) {
-        return make_error("model: position %d is outside the context of %d tokens", positions[t], cache.n_ctx());
-      }
-    }
+    MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
     std::vector<float> x(n_tokens * E);       // [n_tokens][n_embd] residual stream
     std::vector<float> h(n_tokens * E);       // [n_tokens][n_embd] normed input of a block
     std::vector<float> q(n_tokens * q_dim);   // [n_tokens][n_head][head_dim]
@@ -99,7 +96,7 @@ class Llama final : public Model {
 
     nn::RopeParams rope = hp_.rope;
     rope.freq_factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
-    const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+    nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
 
     for (int il = 0; il < hp_.n_layer; ++il) {
       const Layer& l = layers_[il];
@@ -113,8 +110,8 @@ class Llama final : public Model {
       c.emit("q", il, q.data(), n_tokens * q_dim);
       c.emit("k", il, k.data(), n_tokens * kv_dim);
       c.emit("v", il, v.data(), n_tokens * kv_dim);
-      nn::kv_store(c, cache, il, k.data(), v.data(), n_tokens, positions);
-      nn::attention(c, ap, cache, il, q.data(), n_tokens, positions, att.data());
+      ap.window = hp_.layer_window.empty() ? 0 : hp_.layer_window[il];
+      nn::self_attention(c, ap, cache, il, k.data(), v.data(), q.data(), n_tokens, positions, att.data());
       c.emit("attn", il, att.data(), n_tokens * q_dim);
       nn::linear(c, l.wo, att.data(), n_tokens, h.data());
       nn::add_inplace(x.data(), h.data(), n_tokens * E);

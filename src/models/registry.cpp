@@ -14,6 +14,8 @@ struct Entry {
 
 constexpr Entry kArchitectures[] = {
     {"llama", load_llama},
+    {"gemma2", load_gemma2},
+    {"gemma3", load_gemma3},
 };
 
 }  // namespace
