@@ -6,7 +6,8 @@
 
 namespace minnow {
 
-Result<KvCache> KvCache::create(int n_layer, int n_ctx, int n_kv_dim, DType type, std::span<const int> windows) {
+Result<KvCache> KvCache::create(int n_layer, int n_ctx, int n_kv_dim, DType type,
+                                std::span<const int> windows) {
   if (type != DType::F16 && type != DType::F32) return make_error("kv cache: type must be f16 or f32");
   if (n_layer <= 0 || n_ctx <= 0 || n_kv_dim <= 0) {
     return make_error("kv cache: bad shape (layers %d, context %d, kv dim %d)", n_layer, n_ctx, n_kv_dim);
@@ -44,7 +45,8 @@ Result<KvCache> KvCache::create(int n_layer, int n_ctx, int n_kv_dim, DType type
     c.k_.resize(*total);
     c.v_.resize(*total);
   } catch (const std::bad_alloc&) {
-    return make_error("kv cache: out of memory allocating %llu bytes", static_cast<unsigned long long>(2 * *total));
+    return make_error("kv cache: out of memory allocating %llu bytes",
+                      static_cast<unsigned long long>(2 * *total));
   }
   return c;
 }

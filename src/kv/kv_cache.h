@@ -24,7 +24,8 @@ class KvCache {
 
   // type: F16 or F32. n_kv_dim = n_head_kv * head_dim. windows: one per layer, 0 for a global
   // layer, W > 0 for a layer whose queries see only the last W positions; empty: all global.
-  static Result<KvCache> create(int n_layer, int n_ctx, int n_kv_dim, DType type, std::span<const int> windows = {});
+  static Result<KvCache> create(int n_layer, int n_ctx, int n_kv_dim, DType type,
+                                std::span<const int> windows = {});
 
   DType type() const { return type_; }
   int n_ctx() const { return n_ctx_; }
@@ -38,7 +39,9 @@ class KvCache {
   int capacity(int layer) const { return capacity_[layer]; }
   // The most consecutive positions that can be stored in the layer before attending without
   // overwriting a key the first of them still needs.
-  int max_chunk(int layer) const { return capacity_[layer] < n_ctx_ ? capacity_[layer] - window_[layer] + 1 : n_ctx_; }
+  int max_chunk(int layer) const {
+    return capacity_[layer] < n_ctx_ ? capacity_[layer] - window_[layer] + 1 : n_ctx_;
+  }
 
   // Row of keys / values at (layer, pos): n_kv_dim elements of type(). A windowed layer's row
   // for pos is shared with pos +- capacity(layer).
@@ -60,11 +63,11 @@ class KvCache {
   int n_layer_ = 0, n_ctx_ = 0, n_kv_dim_ = 0;
   size_t row_bytes_ = 0;
   int n_past_ = 0;
-  std::vector<int> window_;       // [n_layer] 0 = global
-  std::vector<int> capacity_;     // [n_layer] rows kept
+  std::vector<int> window_;        // [n_layer] 0 = global
+  std::vector<int> capacity_;      // [n_layer] rows kept
   std::vector<size_t> first_row_;  // [n_layer] the layer's first row in k_ / v_
-  std::vector<uint8_t> k_;  // [sum of capacity][n_kv_dim] of type_
-  std::vector<uint8_t> v_;  // [sum of capacity][n_kv_dim] of type_
+  std::vector<uint8_t> k_;         // [sum of capacity][n_kv_dim] of type_
+  std::vector<uint8_t> v_;         // [sum of capacity][n_kv_dim] of type_
 };
 
 }  // namespace minnow

@@ -18,8 +18,8 @@ namespace minnow::models {
 namespace {
 
 struct Layer {
-  std::vector<float> attn_norm;                 // [n_embd]
-  nn::Weight wq, wk, wv, wo;                    // [n_head*head_dim][n_embd], [n_kv_dim][n_embd] x2, [n_embd][n_head*head_dim]
+  std::vector<float> attn_norm;  // [n_embd]
+  nn::Weight wq, wk, wv, wo;  // [n_head*head_dim][n_embd], [n_kv_dim][n_embd] x2, [n_embd][n_head*head_dim]
   std::vector<float> attn_q_norm, attn_k_norm;  // [head_dim] each, or empty without QK-norm
   std::vector<float> post_attention_norm;       // [n_embd]
   std::vector<float> ffn_norm;                  // [n_embd]
@@ -168,8 +168,8 @@ Result<std::unique_ptr<Model>> load_gemma(const gguf::File& f, const GemmaConfig
   return std::unique_ptr<Model>(std::move(m));
 }
 
-Result<std::vector<int>> read_layer_windows(const gguf::File& f, const std::string& key, int n_layer, int window,
-                                            int default_period) {
+Result<std::vector<int>> read_layer_windows(const gguf::File& f, const std::string& key, int n_layer,
+                                            int window, int default_period) {
   std::vector<bool> local(n_layer);
   const gguf::Value* v = f.find(key);
   if (v && v->type == gguf::ValueType::ARRAY) {
@@ -200,7 +200,8 @@ Result<std::vector<int>> read_layer_windows(const gguf::File& f, const std::stri
 Result<float> read_softcap(const gguf::File& f, const std::string& key, float def) {
   auto cap = f.get_float_or(key, def);
   if (!cap) return cap.error();
-  if (!(*cap >= 0 && std::isfinite(*cap))) return make_error("model: %s = %g is out of range", key.c_str(), *cap);
+  if (!(*cap >= 0 && std::isfinite(*cap)))
+    return make_error("model: %s = %g is out of range", key.c_str(), *cap);
   return static_cast<float>(*cap);
 }
 

@@ -12,11 +12,11 @@
 namespace minnow::models {
 
 struct GemmaConfig {
-  HParams hp;                 // hp.rope: the global layers' RoPE; hp.layer_window: local layers
-  nn::RopeParams rope_local;  // the sliding-window layers' RoPE
-  bool qk_norm = false;       // RMSNorm of each q and k head (Gemma 3's attn_q_norm, attn_k_norm)
-  float attn_scale = 1.0f;    // 1 / sqrt(query_pre_attn_scalar)
-  float attn_softcap = 0.0f;  // > 0: attention scores soft-capped (Gemma 2)
+  HParams hp;                  // hp.rope: the global layers' RoPE; hp.layer_window: local layers
+  nn::RopeParams rope_local;   // the sliding-window layers' RoPE
+  bool qk_norm = false;        // RMSNorm of each q and k head (Gemma 3's attn_q_norm, attn_k_norm)
+  float attn_scale = 1.0f;     // 1 / sqrt(query_pre_attn_scalar)
+  float attn_softcap = 0.0f;   // > 0: attention scores soft-capped (Gemma 2)
   float final_softcap = 0.0f;  // > 0: logits soft-capped
 };
 
@@ -26,8 +26,8 @@ Result<std::unique_ptr<Model>> load_gemma(const gguf::File& f, const GemmaConfig
 // Per-layer windows as the reference interleaves them: with period P, layer il is global when
 // il % P == P - 1 and local (window) otherwise; P == 0 makes every layer local. A per-layer
 // array in `key` (true = local), or an integer period there, overrides default_period.
-Result<std::vector<int>> read_layer_windows(const gguf::File& f, const std::string& key, int n_layer, int window,
-                                            int default_period);
+Result<std::vector<int>> read_layer_windows(const gguf::File& f, const std::string& key, int n_layer,
+                                            int window, int default_period);
 
 // An optional soft-capping value: def when absent, 0 disables, else positive and finite.
 Result<float> read_softcap(const gguf::File& f, const std::string& key, float def);

@@ -19,7 +19,8 @@ Result<std::unique_ptr<Model>> load_gemma2(const gguf::File& f) {
   auto window = read_int_or(f, "gemma2.attention.sliding_window", 4096, 0, int64_t{1} << 24);
   if (!window) return window.error();
   if (*window > 0) {
-    auto windows = read_layer_windows(f, "gemma2.attention.sliding_window_pattern", cfg.hp.n_layer, *window, 2);
+    auto windows =
+        read_layer_windows(f, "gemma2.attention.sliding_window_pattern", cfg.hp.n_layer, *window, 2);
     if (!windows) return windows.error();
     cfg.hp.layer_window = std::move(*windows);
   }
