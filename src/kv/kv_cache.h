@@ -1,8 +1,7 @@
 // The KV cache of one sequence: keys and values of every layer at the positions attention can
-// still reach. A global layer keeps every position of the context; a sliding-window layer keeps
-// a ring of its window plus kRingChunk - 1 rows, so its memory does not grow with n_ctx.
-// F16 by default (half the memory traffic of attention at long contexts); F32 on request
-// for differential checks against references that keep F32.
+// still reach: every position for a global layer, a ring of its window (+ kRingChunk - 1 rows) for
+// a sliding-window layer. F16 by default (half the memory traffic of attention at long contexts);
+// F32 on request for differential checks against references that keep F32.
 #pragma once
 
 #include <cstdint>

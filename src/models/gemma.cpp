@@ -1,9 +1,6 @@
-// The Gemma 2 / Gemma 3 decoder (see gemma.h for who configures it). Embeddings scaled by
-// sqrt(n_embd); each block: RMSNorm -> attention (optional per-head QK RMSNorm, NEOX RoPE with the
-// layer's base, sliding window on local layers, optional score soft-capping) -> RMSNorm ->
-// residual -> RMSNorm -> GeGLU FFN -> RMSNorm -> residual; final RMSNorm, tied or separate output,
-// optional logit soft-capping. Norm weights are used as stored: GGUF conversion already folded
-// Gemma's (1 + w) into them.
+// The Gemma 2 / Gemma 3 decoder (gemma.h says who configures it): scaled embeddings; blocks of
+// RMSNorm -> attention (QK-norm, NEOX RoPE, window, soft-cap as configured) -> RMSNorm -> residual
+// -> RMSNorm -> GeGLU -> RMSNorm -> residual; soft-capped logits when asked. Not an architecture.
 #include "models/gemma.h"
 
 #include <algorithm>
@@ -35,6 +32,7 @@ class Gemma final : public Model {
     const int E = hp_.n_embd, V = hp_.n_vocab, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
 
+    // Norm weights are used as stored: GGUF conversion already folded Gemma's (1 + w) into them.
     WeightLoader w(f);
 #define MINNOW_LOAD(dst, expr)  \
   do {                          \

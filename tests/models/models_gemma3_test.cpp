@@ -1,8 +1,7 @@
-// The gemma3 forward pass on tiny random models from our own writer: the invariants of every
-// architecture (finite, deterministic, batched prefill == token by token across the window,
-// thread counts, SIMD == scalar, F16 cache), and Gemma 3's own: five local layers to each global
-// one, the window respected, window-sized KV memory, RoPE base 10000 on local layers, soft-capped
-// logits when the file asks, and loader errors naming the tensor and shape.
+// gemma3 on tiny random models from our own writer: every architecture's invariants (batched ==
+// token by token across the window, threads, SIMD, F16 cache) and Gemma 3's own: five local layers
+// per global one, the window respected and window-sized in the KV cache, local RoPE base 10000,
+// optional logit soft-capping, loader errors naming tensor and shape.
 #include <gtest/gtest.h>
 
 #include <cmath>
