@@ -179,7 +179,9 @@ std::string Model::token_to_piece(int32_t id) const {
 Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
   const models::HParams& hp = impl_->model->hparams();
   const int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
-  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16);
+  // Sliding-window layers get a ring of their window rather than n_ctx rows.
+  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16,
+                               hp.layer_window);
   if (!cache) return cache.error();
   auto impl = std::make_unique<Session::Impl>();
   impl->owner = shared_from_this();
@@ -274,6 +276,8 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   const std::vector<int32_t>& held = impl_->context;
   size_t keep = std::mismatch(held.begin(), held.end(), tokens.begin(), tokens.end()).first - held.begin();
   keep = std::min(keep, tokens.size() - 1);
+  // A sliding-window layer's ring has already dropped keys a rewind far back would need.
+  if (!impl_->cache.can_rewind_to(static_cast<int>(keep))) keep = 0;
   impl_->rewind(static_cast<int>(keep));
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int>(tokens.size());

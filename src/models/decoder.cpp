@@ -36,15 +36,7 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const {
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    if (tokens[t] < 0 || tokens[t] >= hp_.n_vocab) {
-      return make_error("model: token id %d is out of range [0, %d)", tokens[t], hp_.n_vocab);
-    }
-    if (positions[t] < 0 || positions[t] >= cache.n_ctx()) {
-      return make_error("model: position %d is outside the context of %d tokens", positions[t],
-                        cache.n_ctx());
-    }
-  }
+  MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
   std::vector<float> x(n_tokens * E);        // [n_tokens][n_embd] residual stream
   std::vector<float> h(n_tokens * E);        // [n_tokens][n_embd] normed input of a block
   std::vector<float> q(n_tokens * q_dim);    // [n_tokens][n_head][head_dim]
@@ -64,7 +56,7 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
   const bool long_ctx = !rope_factors_long_.empty() && cache.n_ctx() > rope_long_after_;
   const std::vector<float>& factors = long_ctx ? rope_factors_long_ : rope_factors_;
   rope.freq_factors = factors.empty() ? nullptr : factors.data();
-  const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
 
   for (int il = 0; il < hp_.n_layer; ++il) {
     const DecoderLayer& l = layers_[il];
@@ -81,8 +73,8 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     c.emit("q", il, q.data(), n_tokens * q_dim);
     c.emit("k", il, k.data(), n_tokens * kv_dim);
     c.emit("v", il, v.data(), n_tokens * kv_dim);
-    nn::kv_store(c, cache, il, k.data(), v.data(), n_tokens, positions);
-    nn::attention(c, ap, cache, il, q.data(), n_tokens, positions, att.data());
+    ap.window = hp_.layer_window.empty() ? 0 : hp_.layer_window[il];
+    nn::self_attention(c, ap, cache, il, k.data(), v.data(), q.data(), n_tokens, positions, att.data());
     c.emit("attn", il, att.data(), n_tokens * q_dim);
     nn::linear(c, l.wo, att.data(), n_tokens, h.data());
     nn::add_inplace(x.data(), h.data(), n_tokens * E);

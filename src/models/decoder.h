@@ -1,6 +1,6 @@
-// The pre-norm decoder stack qwen2 and phi3 share: RMSNorm -> GQA attention (q/k/v biases where
-// the file has them, RoPE) -> residual -> RMSNorm -> SwiGLU FFN -> residual, then RMSNorm and the
-// output matrix. Architectures differ in how they load it (tensor names, fused matrices, RoPE
+// The pre-norm decoder stack llama, qwen2 and phi3 share: RMSNorm -> GQA attention (q/k/v biases
+// where the file has them, RoPE, a sliding window where hp_.layer_window sets one) -> residual ->
+// RMSNorm -> SwiGLU FFN -> residual, then RMSNorm and the output matrix. Architectures differ in how they load it (tensor names, fused matrices, RoPE
 // variant and factors), which is data here; the forward pass is one code path.
 #pragma once
 

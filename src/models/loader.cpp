@@ -37,6 +37,35 @@ std::string shape_str(int n_dims, const int64_t* ne) {
 
 }  // namespace
 
+Result<int> read_int_or(const gguf::File& f, const std::string& key, int def, int64_t lo, int64_t hi) {
+  return read_dim_or(f, key, def, lo, hi);
+}
+
+Status check_batch(const HParams& hp, const KvCache& cache, const int32_t* tokens, const int32_t* positions,
+                   int64_t n_tokens) {
+  if (cache.n_layer() != hp.n_layer || cache.n_kv_dim() != hp.n_head_kv * hp.head_dim) {
+    return make_error("model: the KV cache has %d layers of %d dims, the model %d of %d", cache.n_layer(),
+                      cache.n_kv_dim(), hp.n_layer, hp.n_head_kv * hp.head_dim);
+  }
+  for (int il = 0; il < hp.n_layer; ++il) {
+    const int want = hp.layer_window.empty() ? 0 : hp.layer_window[il];
+    const bool keeps_all = cache.capacity(il) == cache.n_ctx();
+    if (!keeps_all && (want == 0 || cache.window(il) < want)) {
+      return make_error("model: the KV cache keeps a window of %d positions in layer %d, which attends to %s",
+                        cache.window(il), il, want == 0 ? "the whole context" : strfmt("%d", want).c_str());
+    }
+  }
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= hp.n_vocab) {
+      return make_error("model: token id %d is out of range [0, %d)", tokens[t], hp.n_vocab);
+    }
+    if (positions[t] < 0 || positions[t] >= cache.n_ctx()) {
+      return make_error("model: position %d is outside the context of %d tokens", positions[t], cache.n_ctx());
+    }
+  }
+  return Status();
+}
+
 std::string layer_tensor(int layer, const char* suffix) { return "blk." + std::to_string(layer) + "." + suffix; }
 
 Result<HParams> read_common_hparams(const gguf::File& f, const std::string& arch) {

@@ -19,6 +19,15 @@ namespace minnow::models {
 // bounded, heads dividing evenly). n_vocab comes from <arch>.vocab_size or the token list.
 Result<HParams> read_common_hparams(const gguf::File& f, const std::string& arch);
 
+// An optional integer key: def when absent, else checked to lie in [lo, hi].
+Result<int> read_int_or(const gguf::File& f, const std::string& key, int def, int64_t lo, int64_t hi);
+
+// Checks a forward pass's inputs before any work: token ids inside the vocabulary, positions
+// inside the context, and a cache made for this model (layers, kv width, and windowed layers
+// that keep at least the model's window of each).
+Status check_batch(const HParams& hp, const KvCache& cache, const int32_t* tokens, const int32_t* positions,
+                   int64_t n_tokens);
+
 class WeightLoader {
  public:
   explicit WeightLoader(const gguf::File& f) : file_(f) {}

@@ -30,6 +30,9 @@ struct HParams {
   int n_ff = 0;
   float rms_eps = 1e-5f;
   nn::RopeParams rope;  // freq_factors stays null here; the model owns them
+  // [n_layer] each layer's sliding window in positions, 0 for a global layer; empty when every
+  // layer is global. The KV cache is sized from it (a windowed layer keeps only its window).
+  std::vector<int> layer_window;
 };
 
 class Model {

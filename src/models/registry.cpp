@@ -16,6 +16,8 @@ constexpr Entry kArchitectures[] = {
     {"llama", load_llama},
     {"qwen2", load_qwen2},
     {"phi3", load_phi3},
+    {"gemma2", load_gemma2},
+    {"gemma3", load_gemma3},
 };
 
 }  // namespace

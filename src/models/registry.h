@@ -11,5 +11,7 @@ namespace minnow::models {
 Result<std::unique_ptr<Model>> load_llama(const gguf::File& f);
 Result<std::unique_ptr<Model>> load_qwen2(const gguf::File& f);
 Result<std::unique_ptr<Model>> load_phi3(const gguf::File& f);
+Result<std::unique_ptr<Model>> load_gemma2(const gguf::File& f);
+Result<std::unique_ptr<Model>> load_gemma3(const gguf::File& f);
 
 }  // namespace minnow::models

@@ -1,6 +1,7 @@
 #include "nn/ops.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <vector>
 
@@ -30,6 +31,18 @@ void swiglu_inplace(float* gate, const float* up, int64_t n) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+void geglu_inplace(float* gate, const float* up, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * g * (1.0f + 0.044715f * g * g))) * up[i];
+  }
+}
+
+void softcap_inplace(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions) {
@@ -80,6 +93,10 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
   const int group = p.n_head / p.n_head_kv;
   const bool f16 = cache.type() == DType::F16;
   const kernels::KernelTable& kt = c.kt;
+  // A ring layer holds only its window: a global query or too long a batch would read rows
+  // that other positions have overwritten.
+  assert(cache.capacity(layer) == cache.n_ctx() || (p.window > 0 && p.window <= cache.window(layer)));
+  assert(n_tokens <= cache.max_chunk(layer));
   // One task per (token, head): independent, so results do not depend on the thread count.
   c.pool.parallel_for(n_tokens * p.n_head, 4, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;  // [n_keys] for the current task
@@ -87,16 +104,18 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
       const int64_t t = task / p.n_head;
       const int h = static_cast<int>(task % p.n_head);
       const int kvh = h / group;
-      const int n_keys = positions[t] + 1;
+      // Keys (pos - window, pos]: the reference masks key p0 of query p1 when p1 - p0 >= window.
+      const int first = p.window > 0 ? std::max(0, positions[t] - p.window + 1) : 0;
+      const int n_keys = positions[t] + 1 - first;
       const float* qh = q + (t * p.n_head + h) * hd;
       float* oh = out + (t * p.n_head + h) * hd;
       scores.resize(n_keys);
       float mx = -INFINITY;
       for (int j = 0; j < n_keys; ++j) {
-        const uint8_t* kr = cache.k_row(layer, j);
+        const uint8_t* kr = cache.k_row(layer, first + j);
         const float s = f16 ? kt.dot_f16_f32(hd, reinterpret_cast<const uint16_t*>(kr) + kvh * hd, qh)
                             : kt.dot_f32(hd, reinterpret_cast<const float*>(kr) + kvh * hd, qh);
-        scores[j] = s * p.scale;
+        scores[j] = p.softcap > 0 ? p.softcap * std::tanh(s * p.scale / p.softcap) : s * p.scale;
         mx = std::max(mx, scores[j]);
       }
       double sum = 0;
@@ -107,7 +126,7 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
       const float inv = static_cast<float>(1.0 / sum);
       std::fill(oh, oh + hd, 0.0f);
       for (int j = 0; j < n_keys; ++j) {
-        const uint8_t* vr = cache.v_row(layer, j);
+        const uint8_t* vr = cache.v_row(layer, first + j);
         if (f16) {
           kt.axpy_f16(hd, scores[j] * inv, reinterpret_cast<const uint16_t*>(vr) + kvh * hd, oh);
         } else {
@@ -120,6 +139,18 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
 
 void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens) {
   for (int64_t t = 0; t < n_tokens; ++t) add_inplace(x + t * n, bias, n);
+}
+
+void self_attention(const Compute& c, const AttentionParams& p, KvCache& cache, int layer, const float* k,
+                    const float* v, const float* q, int64_t n_tokens, const int32_t* positions, float* out) {
+  const int64_t kv_dim = cache.n_kv_dim();
+  const int64_t q_dim = static_cast<int64_t>(p.n_head) * p.head_dim;
+  const int64_t chunk = cache.max_chunk(layer);
+  for (int64_t t = 0; t < n_tokens; t += chunk) {
+    const int64_t n = std::min(chunk, n_tokens - t);
+    kv_store(c, cache, layer, k + t * kv_dim, v + t * kv_dim, n, positions + t);
+    attention(c, p, cache, layer, q + t * q_dim, n, positions + t, out + t * q_dim);
+  }
 }
 
 }  // namespace minnow::nn

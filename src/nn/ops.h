@@ -1,5 +1,6 @@
-// The blocks a transformer forward pass is built from: linear layers, RMSNorm, RoPE, SwiGLU,
-// causal attention over a KV cache. Each works on a batch of token rows.
+// The blocks a transformer forward pass is built from: linear layers, RMSNorm, RoPE, SwiGLU and
+// GeGLU, causal attention over a KV cache (GQA, sliding window, soft-capping). Each works on a
+// batch of token rows.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,13 @@ void add_inplace(float* x, const float* y, int64_t n);
 // gate[i] = silu(gate[i]) * up[i]   (SwiGLU; silu(v) = v / (1 + e^-v))
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 
+// gate[i] = gelu(gate[i]) * up[i]   (GeGLU with the tanh approximation of GELU, as Gemma's
+// gelu_pytorch_tanh: gelu(v) = v/2 * (1 + tanh(sqrt(2/pi) * (v + 0.044715 v^3))))
+void geglu_inplace(float* gate, const float* up, int64_t n);
+
+// x[i] = cap * tanh(x[i] / cap): Gemma 2's soft-capping of logits.  cap > 0.
+void softcap_inplace(float* x, int64_t n, float cap);
+
 enum class RopeType {
   kNorm,  // rotates adjacent pairs (x[2i], x[2i+1]): llama-family GGUF files (q/k permuted at conversion)
   kNeox,  // rotates (x[i], x[i + n_rot/2]): qwen2, phi3, gemma3
@@ -40,7 +48,8 @@ struct RopeParams {
 // Rotates each head of each token in place.  x: [n_tokens][n_heads][head_dim]
 void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions);
 
-// Writes the batch's keys and values into the cache at their positions.
+// Writes the batch's keys and values into the cache at their positions. A windowed layer takes
+// at most cache.max_chunk(layer) tokens before attention reads them (see self_attention).
 //   k, v: [n_tokens][n_kv_dim] f32
 void kv_store(const Compute& c, KvCache& cache, int layer, const float* k, const float* v, int64_t n_tokens,
               const int32_t* positions);
@@ -50,15 +59,25 @@ struct AttentionParams {
   int n_head_kv = 0;
   int head_dim = 0;
   float scale = 1.0f;  // applied to q.k, usually 1/sqrt(head_dim)
+  int window = 0;      // > 0: a query at position p sees only (p - window, p] (sliding window)
+  float softcap = 0;   // > 0: scores become softcap * tanh(score / softcap) before the softmax
 };
 
-// Causal attention of each query token over cache positions [0, its position].
+// Causal attention of each query token over cache positions [0, its position], or its window.
 //   q: [n_tokens][n_head][head_dim], out: [n_tokens][n_head][head_dim]
-// Heads share KV heads in groups of n_head / n_head_kv (GQA).
+// Heads share KV heads in groups of n_head / n_head_kv (GQA). The cache must still hold every
+// key the queries see: for a windowed layer, the batch is at most cache.max_chunk(layer) tokens.
 void attention(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
                int64_t n_tokens, const int32_t* positions, float* out);
 
 // x[t][i] += bias[i]: a linear layer's bias on every token row.  x: [n_tokens][n]
 void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens);
+
+// kv_store then attention for a batch of consecutive positions of any length: in chunks of
+// cache.max_chunk(layer) tokens, so a sliding-window layer's ring never loses a key a query of
+// the batch needs, and the result equals feeding the tokens one at a time.
+//   k, v: [n_tokens][n_kv_dim], q and out: [n_tokens][n_head][head_dim]
+void self_attention(const Compute& c, const AttentionParams& p, KvCache& cache, int layer, const float* k,
+                    const float* v, const float* q, int64_t n_tokens, const int32_t* positions, float* out);
 
 }  // namespace minnow::nn

@@ -1,6 +1,6 @@
 // Golden tests of the forward pass: every file in ../shared/reference of an architecture minnow runs
 // against the reference engine's logits and greedy continuations, through the public API,
-// for every kernel set this CPU has and both KV cache types.
+// for every kernel set this CPU has (tiny-gemma3's 48-token prompt crosses its 16-token window).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -79,9 +79,9 @@ TEST_P(GoldenTest, MatchesReference) {
 }
 
 std::vector<GoldenCase> all_cases() {
-  const char* models[] = {
-      "tiny-llama-f32",     "tiny-llama-f16",     "tiny-llama-q8_0", "tiny-llama-q4_0", "tiny-llama-tied-f32",
-      "tiny256-llama-q4_k", "tiny256-llama-q6_k", "tiny-qwen2-f32",  "tiny-phi3-f32",   "stories260K"};
+  const char* models[] = {"tiny-llama-f32",     "tiny-llama-f16",     "tiny-llama-q8_0", "tiny-llama-q4_0",
+                          "tiny-llama-tied-f32", "tiny256-llama-q4_k", "tiny256-llama-q6_k", "tiny-qwen2-f32",
+                          "tiny-phi3-f32",      "tiny-gemma3-f32",    "stories260K"};
   std::vector<GoldenCase> out;
   for (const char* m : models) {
     for (const char* isa : {"scalar", "avx2"}) out.push_back({m, isa});

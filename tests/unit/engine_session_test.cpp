@@ -12,8 +12,10 @@
 namespace minnow {
 namespace {
 
-Result<std::shared_ptr<Model>> load_tiny() {
-  const auto bytes = test::make_tiny_llama({});
+Result<std::shared_ptr<Model>> load_tiny(int sliding_window = 0) {
+  test::TinyLlamaSpec spec;
+  spec.sliding_window = sliding_window;
+  const auto bytes = test::make_tiny_llama(spec);
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
@@ -93,6 +95,34 @@ TEST(Session, GenerateReusesTheCommonPrefix) {
   auto [a5, s5] = greedy(**chat, {1, 260, 280, 281}, 4);
   EXPECT_EQ(s5.prompt_cached_tokens, 0);
   EXPECT_EQ(a5, a3);
+}
+
+// With a sliding window (a ring cache), a short rewind reuses the context; one further back
+// than the ring still holds starts over. Either way the answer is a fresh session's.
+TEST(Session, PrefixReuseWithASlidingWindow) {
+  auto m = load_tiny(/*sliding_window=*/4);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const SessionOptions so{.n_ctx = 128, .kv_f32 = true, .n_batch = 512};
+  auto chat = (*m)->new_session(so);
+  auto fresh = (*m)->new_session(so);
+  ASSERT_TRUE(chat.ok() && fresh.ok());
+  std::vector<int32_t> prompt = {1};
+  for (int i = 0; i < 50; ++i) prompt.push_back(260 + i % 30);
+  auto [a1, s1] = greedy(**chat, prompt, 10);
+  EXPECT_EQ((*chat)->n_past(), 51 + 9);
+
+  prompt.push_back(270);  // the same start, one token more: only the tail is evaluated
+  auto [a2, s2] = greedy(**chat, prompt, 5);
+  auto [f2, fs2] = greedy(**fresh, prompt, 5);
+  EXPECT_EQ(s2.prompt_cached_tokens, 51);
+  EXPECT_EQ(a2, f2);
+
+  prompt[3] = 290;  // differs near the start: the ring no longer holds what a rewind needs
+  auto [a3, s3] = greedy(**chat, prompt, 5);
+  (*fresh)->reset();
+  auto [f3, fs3] = greedy(**fresh, prompt, 5);
+  EXPECT_EQ(s3.prompt_cached_tokens, 0);
+  EXPECT_EQ(a3, f3);
 }
 
 }  // namespace
