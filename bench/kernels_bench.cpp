@@ -90,7 +90,7 @@ void matmul_bench(benchmark::State& state, DType t) {
 }
 
 int register_all() {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+  for (Isa isa : all_isas()) {
     for (DType t : kTypes) {
       benchmark::RegisterBenchmark((std::string("VecDot/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
                                    [isa, t](benchmark::State& s) { vec_dot_bench(s, isa, t); });

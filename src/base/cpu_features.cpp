@@ -31,6 +31,7 @@ CpuFeatures detect() {
   if (zmm_state) {
     f.avx512f = b & (1u << 16);
     f.avx512bw = b & (1u << 30);
+    f.avx512dq = b & (1u << 17);
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = c & (1u << 11);
   }

@@ -123,12 +123,13 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
 
   if (options.isa.empty()) {
     impl->kt = &kernels::active();
-  } else if (options.isa == "scalar" || options.isa == "avx2") {
-    const auto isa = options.isa == "scalar" ? kernels::Isa::kScalar : kernels::Isa::kAvx2;
-    if (!kernels::isa_available(isa)) return make_error("isa '%s' is not available on this CPU", options.isa.c_str());
-    impl->kt = &kernels::table(isa);
+  } else if (const std::optional<kernels::Isa> isa = kernels::isa_from_name(options.isa)) {
+    if (!kernels::isa_available(*isa)) return make_error("isa '%s' is not available on this CPU", options.isa.c_str());
+    impl->kt = &kernels::table(*isa);
   } else {
-    return make_error("unknown isa '%s' (scalar, avx2)", options.isa.c_str());
+    std::string known;
+    for (kernels::Isa k : kernels::all_isas()) known += std::string(known.empty() ? "" : ", ") + kernels::isa_name(k);
+    return make_error("unknown isa '%s' (%s)", options.isa.c_str(), known.c_str());
   }
   impl->pool = std::make_unique<ThreadPool>(options.n_threads);
 

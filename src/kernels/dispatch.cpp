@@ -6,6 +6,7 @@
 #include "base/cpu_features.h"
 #include "base/log.h"
 #include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx512/avx512_kernels.h"
 #include "kernels/kernel_table.h"
 #include "kernels/scalar/scalar_kernels.h"
 #include "tensor/quants.h"
@@ -109,8 +110,48 @@ KernelTable make_avx2() {
   return t;
 }
 
+KernelTable make_avx512() {
+  KernelTable t = make_avx2();
+  t.isa = Isa::kAvx512;
+  t.vec_dot[idx(DType::F32)] = avx512::vec_dot_f32_f32;
+  t.vec_dot[idx(DType::F16)] = avx512::vec_dot_f16_f16;
+  t.vec_dot[idx(DType::BF16)] = avx512::vec_dot_bf16_bf16;
+  t.vec_dot[idx(DType::Q4_0)] = avx512::vec_dot_q4_0_q8_0;
+  t.vec_dot[idx(DType::Q4_1)] = avx512::vec_dot_q4_1_q8_1;
+  t.vec_dot[idx(DType::Q5_0)] = avx512::vec_dot_q5_0_q8_0;
+  t.vec_dot[idx(DType::Q5_1)] = avx512::vec_dot_q5_1_q8_1;
+  t.vec_dot[idx(DType::Q8_0)] = avx512::vec_dot_q8_0_q8_0;
+  t.vec_dot[idx(DType::Q4_K)] = avx512::vec_dot_q4_k_q8_k;
+  t.vec_dot[idx(DType::Q5_K)] = avx512::vec_dot_q5_k_q8_k;
+  t.vec_dot[idx(DType::Q6_K)] = avx512::vec_dot_q6_k_q8_k;
+
+  t.vec_dot_rows[idx(DType::Q4_0)] = avx512::vec_dot_rows_q4_0_q8_0;
+  t.vec_dot_rows[idx(DType::Q4_1)] = avx512::vec_dot_rows_q4_1_q8_1;
+  t.vec_dot_rows[idx(DType::Q5_0)] = avx512::vec_dot_rows_q5_0_q8_0;
+  t.vec_dot_rows[idx(DType::Q5_1)] = avx512::vec_dot_rows_q5_1_q8_1;
+  t.vec_dot_rows[idx(DType::Q8_0)] = avx512::vec_dot_rows_q8_0_q8_0;
+  t.vec_dot_rows[idx(DType::Q4_K)] = avx512::vec_dot_rows_q4_k_q8_k;
+  t.vec_dot_rows[idx(DType::Q5_K)] = avx512::vec_dot_rows_q5_k_q8_k;
+  t.vec_dot_rows[idx(DType::Q6_K)] = avx512::vec_dot_rows_q6_k_q8_k;
+
+  t.quantize_act[idx(DType::F16)] = avx512::quantize_row_f16;
+  t.quantize_act[idx(DType::Q8_0)] = avx512::quantize_row_q8_0;
+  t.quantize_act[idx(DType::Q8_1)] = avx512::quantize_row_q8_1;
+  t.quantize_act[idx(DType::Q8_K)] = avx512::quantize_row_q8_k;
+
+  t.to_float[idx(DType::F16)] = avx512::to_float_f16;
+  t.to_float[idx(DType::BF16)] = avx512::to_float_bf16;
+
+  t.dot_f32 = avx512::dot_f32;
+  t.axpy_f32 = avx512::axpy_f32;
+  t.dot_f16_f32 = avx512::dot_f16_f32;
+  t.axpy_f16 = avx512::axpy_f16;
+  t.f32_to_f16 = avx512::f32_to_f16;
+  return t;
+}
+
 // Best first.
-constexpr Isa kPreference[] = {Isa::kAvx2, Isa::kScalar};
+constexpr Isa kPreference[] = {Isa::kAvx512, Isa::kAvx2, Isa::kScalar};
 
 Isa best_isa() {
   for (Isa isa : kPreference)
@@ -126,8 +167,20 @@ const char* isa_name(Isa isa) {
       return "scalar";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "unknown";
+}
+
+std::optional<Isa> isa_from_name(std::string_view name) {
+  for (Isa isa : kPreference)
+    if (name == isa_name(isa)) return isa;
+  return std::nullopt;
+}
+
+std::span<const Isa> all_isas() {
+  return kPreference;
 }
 
 DType activation_type(DType w) {
@@ -160,6 +213,11 @@ bool isa_available(Isa isa) {
       const CpuFeatures& f = cpu_features();
       return f.avx2 && f.fma && f.f16c;
     }
+    case Isa::kAvx512: {
+      // cpu_features() reports AVX-512 only where XGETBV shows the OS saving ZMM state.
+      const CpuFeatures& f = cpu_features();
+      return isa_available(Isa::kAvx2) && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512vnni;
+    }
   }
   return false;
 }
@@ -167,20 +225,28 @@ bool isa_available(Isa isa) {
 const KernelTable& table(Isa isa) {
   static const KernelTable scalar_table = make_scalar();
   static const KernelTable avx2_table = make_avx2();
-  return isa == Isa::kAvx2 ? avx2_table : scalar_table;
+  static const KernelTable avx512_table = make_avx512();
+  switch (isa) {
+    case Isa::kAvx2:
+      return avx2_table;
+    case Isa::kAvx512:
+      return avx512_table;
+    case Isa::kScalar:
+      break;
+  }
+  return scalar_table;
 }
 
 Isa choose_isa(const char* requested) {
   const Isa best = best_isa();
   if (requested == nullptr || requested[0] == '\0') return best;
-  for (Isa isa : kPreference) {
-    if (std::strcmp(requested, isa_name(isa)) != 0) continue;
-    if (isa_available(isa)) return isa;
+  if (const std::optional<Isa> isa = isa_from_name(requested)) {
+    if (isa_available(*isa)) return *isa;
     log_message(LogLevel::kWarn, "kernels: MINNOW_ISA=%s is not available on this CPU; using %s", requested,
                 isa_name(best));
     return best;
   }
-  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2); using %s", requested,
+  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512); using %s", requested,
               isa_name(best));
   return best;
 }

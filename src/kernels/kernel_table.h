@@ -1,6 +1,6 @@
 // The kernel table: one set of function pointers per ISA, picked once at run time from the
-// CPU's features (or MINNOW_ISA=scalar|avx2 for tests and benchmarks). The scalar table is the
-// reference that defines every kernel; ISA tables override entries and fall back to it.
+// CPU's features (or MINNOW_ISA=scalar|avx2|avx512 for tests and benchmarks). The scalar table
+// is the reference that defines every kernel; ISA tables override entries and fall back to it.
 //
 // Matrix-vector products quantize the activations first to the weight type's partner type
 // (q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_k for the k-quants, f16 for f16 and bf16
@@ -8,8 +8,11 @@
 // as the reference engine does, then take integer dot products block by block.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <string>
+#include <optional>
+#include <span>
+#include <string_view>
 
 #include "tensor/dtype.h"
 
@@ -19,8 +22,12 @@ class ThreadPool;
 
 namespace minnow::kernels {
 
-enum class Isa { kScalar, kAvx2 };
+enum class Isa { kScalar, kAvx2, kAvx512 };
 const char* isa_name(Isa isa);
+// The ISA a name ("scalar", "avx2", "avx512") stands for, whether or not this CPU has it.
+std::optional<Isa> isa_from_name(std::string_view name);
+// Every ISA minnow has kernels for, best first (tests iterate it; isa_available filters).
+std::span<const Isa> all_isas();
 
 // out = sum over the row of w[i] * a[i], for n elements. w is a row of weight type, a the same
 // row length already quantized to activation_type(weight type).
@@ -29,10 +36,16 @@ using VecDotFn = void (*)(int64_t n, const void* w, const void* a, float* out);
 using QuantizeRowFn = void (*)(const float* x, void* out, int64_t n);
 // Dequantizes a row of n elements to floats.
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+// out[r] = vec_dot(W row r, a) for r < n_rows, rows w_stride bytes apart: one activation row
+// against several weight rows at once (decoding). Each out[r] is bit-identical to the table's
+// vec_dot of that row.
+using VecDotRowsFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                              float* out);
 
 struct KernelTable {
   Isa isa;
   VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
+  VecDotRowsFn vec_dot_rows[kDTypeIdLimit];   // by weight type; nullptr: matmul loops vec_dot
   QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
   ToFloatFn to_float[kDTypeIdLimit];          // by weight type
   // f32 helpers for attention: dot product and y += a * x
@@ -50,7 +63,7 @@ DType activation_type(DType w);
 bool isa_available(Isa isa);
 const KernelTable& table(Isa isa);  // isa must be available
 
-// The ISA for a requested name ("scalar", "avx2"): that ISA when known and available, else the
+// The ISA for a requested name (isa_from_name): that ISA when known and available, else the
 // best available one, with a warning through the log sink. nullptr or "" means the best.
 Isa choose_isa(const char* requested);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "golden/golden_compare.h"
+#include "kernels/kernel_table.h"
 #include "minnow/engine.h"
 #include "test_util.h"
 
@@ -35,7 +36,9 @@ TEST_P(GoldenTest, MatchesReference) {
   const std::string model_rel = gc.model == "stories260K" ? "models/stories260K.gguf" : "reference/" + gc.model + ".gguf";
   MINNOW_REQUIRE_SHARED(model_rel);
   MINNOW_REQUIRE_SHARED("reference/" + gc.model + ".ref.json");
-  if (gc.isa == "avx2" && !__builtin_cpu_supports("avx2")) GTEST_SKIP() << "CPU has no AVX2";
+  const std::optional<kernels::Isa> isa = kernels::isa_from_name(gc.isa);
+  ASSERT_TRUE(isa.has_value()) << gc.isa;
+  if (!kernels::isa_available(*isa)) GTEST_SKIP() << "CPU has no " << gc.isa;
   std::ifstream in(test::shared_path("reference/" + gc.model + ".ref.json"));
   const nlohmann::json ref = nlohmann::json::parse(in);
 
@@ -84,7 +87,7 @@ std::vector<GoldenCase> all_cases() {
                           "tiny-phi3-f32",      "tiny-gemma3-f32",    "stories260K"};
   std::vector<GoldenCase> out;
   for (const char* m : models) {
-    for (const char* isa : {"scalar", "avx2"}) out.push_back({m, isa});
+    for (kernels::Isa isa : kernels::all_isas()) out.push_back({m, kernels::isa_name(isa)});
   }
   return out;
 }

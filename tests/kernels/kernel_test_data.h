@@ -41,6 +41,29 @@ constexpr DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::
                                   DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
                                   DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
+// Where a SIMD vec_dot must equal the scalar reference bit for bit: the quant dots whose
+// integer block sums are exact and whose float terms follow the reference's expressions and
+// order (avx2/quant_kernels.cpp, avx512/quant_kernels.cpp and avx512/kquant_kernels.cpp say
+// why). The float types sum in another order, and AVX2's k-quant dots convert lane sums to
+// float and accumulate with FMA, so those are held to derived tolerances instead.
+inline bool bit_identical_to_scalar(Isa isa, DType t) {
+  if (isa == Isa::kScalar) return true;
+  switch (t) {
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q8_0:
+      return true;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      return isa != Isa::kAvx2;
+    default:
+      return false;
+  }
+}
+
 inline int64_t block_size(DType t) {
   return dtype_info(t).block_size;
 }

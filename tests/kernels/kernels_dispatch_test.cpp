@@ -31,7 +31,7 @@ TEST(KernelsDispatch, ActivationTypes) {
 }
 
 TEST(KernelsDispatch, TablesAreComplete) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+  for (Isa isa : all_isas()) {
     if (!isa_available(isa)) continue;
     const KernelTable& kt = table(isa);
     EXPECT_EQ(kt.isa, isa);
@@ -55,18 +55,26 @@ TEST(KernelsDispatch, ChooseIsa) {
   std::vector<std::string> warnings;
   g_warnings = &warnings;
   set_log_sink(capture);
-  const Isa best = isa_available(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+  Isa best = Isa::kScalar;  // all_isas() lists the best first
+  for (Isa isa : all_isas()) {
+    if (isa_available(isa)) {
+      best = isa;
+      break;
+    }
+  }
   EXPECT_EQ(choose_isa(nullptr), best);
   EXPECT_EQ(choose_isa(""), best);
   EXPECT_EQ(choose_isa("scalar"), Isa::kScalar);
   EXPECT_TRUE(warnings.empty());
-  if (isa_available(Isa::kAvx2)) {
-    EXPECT_EQ(choose_isa("avx2"), Isa::kAvx2);
-    EXPECT_TRUE(warnings.empty());
-  } else {
-    EXPECT_EQ(choose_isa("avx2"), best);
-    EXPECT_EQ(warnings.size(), 1u);
-    warnings.clear();
+  for (Isa isa : all_isas()) {
+    if (isa_available(isa)) {
+      EXPECT_EQ(choose_isa(isa_name(isa)), isa);
+      EXPECT_TRUE(warnings.empty()) << isa_name(isa);
+    } else {
+      EXPECT_EQ(choose_isa(isa_name(isa)), best);
+      EXPECT_EQ(warnings.size(), 1u) << isa_name(isa);
+      warnings.clear();
+    }
   }
   EXPECT_EQ(choose_isa("avx9000"), best);
   ASSERT_EQ(warnings.size(), 1u);
@@ -77,6 +85,16 @@ TEST(KernelsDispatch, ChooseIsa) {
   EXPECT_TRUE(isa_available(active().isa));
   EXPECT_STREQ(isa_name(Isa::kScalar), "scalar");
   EXPECT_STREQ(isa_name(Isa::kAvx2), "avx2");
+  EXPECT_STREQ(isa_name(Isa::kAvx512), "avx512");
+}
+
+TEST(KernelsDispatch, IsaFromName) {
+  for (Isa isa : all_isas()) EXPECT_EQ(isa_from_name(isa_name(isa)), isa);
+  EXPECT_EQ(isa_from_name("avx512"), Isa::kAvx512);
+  EXPECT_EQ(isa_from_name("AVX2"), std::nullopt);
+  EXPECT_EQ(isa_from_name("avx"), std::nullopt);
+  EXPECT_EQ(isa_from_name(""), std::nullopt);
+  EXPECT_EQ(all_isas().back(), Isa::kScalar);
 }
 
 }  // namespace

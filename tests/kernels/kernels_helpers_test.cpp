@@ -167,7 +167,7 @@ TEST_P(HelpersTest, ToFloatMatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, HelpersTest, ::testing::Values(Isa::kScalar, Isa::kAvx2),
+INSTANTIATE_TEST_SUITE_P(Kernels, HelpersTest, ::testing::ValuesIn(all_isas()),
                          [](const ::testing::TestParamInfo<Isa>& i) {
                            return std::string(isa_name(i.param));
                          });

@@ -124,7 +124,7 @@ TEST_P(MatmulTest, DeterministicAndNearNaive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulTest,
-                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2),
+                         ::testing::Combine(::testing::ValuesIn(all_isas()),
                                             ::testing::ValuesIn(kWeightTypes)),
                          [](const ::testing::TestParamInfo<std::tuple<Isa, DType>>& i) {
                            return std::string(isa_name(std::get<0>(i.param))) + "_" +

@@ -96,7 +96,7 @@ TEST_P(QuantizeActTest, SameBytesAsScalar) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, QuantizeActTest,
-                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2),
+                         ::testing::Combine(::testing::ValuesIn(all_isas()),
                                             ::testing::Values(DType::Q8_0, DType::Q8_1, DType::Q8_K)),
                          [](const ::testing::TestParamInfo<std::tuple<Isa, DType>>& i) {
                            return std::string(isa_name(std::get<0>(i.param))) + "_" +

@@ -14,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
+#include "simd_isas.h"
 #include "models/model.h"
 
 namespace minnow::test {
@@ -123,8 +124,10 @@ inline void expect_identical_across_thread_counts(const models::Model& m) {
 // SIMD path gives errors of order 1 either way.
 inline void expect_simd_matches_scalar(const models::Model& m, DType wtype) {
   const auto scalar = run_tokens(m, kernels::table(kernels::Isa::kScalar), {});
-  const auto simd = run_tokens(m, kernels::table(kernels::Isa::kAvx2), {});
-  EXPECT_LE(max_rel_diff(simd, scalar), dtype_info(wtype).block_size == 256 ? 3e-2 : 1e-4);
+  for (kernels::Isa isa : simd_isas()) {
+    const auto simd = run_tokens(m, kernels::table(isa), {});
+    EXPECT_LE(max_rel_diff(simd, scalar), dtype_info(wtype).block_size == 256 ? 3e-2 : 1e-4) << kernels::isa_name(isa);
+  }
 }
 
 // F16 keys and values carry 11 significant bits; the bounds and their reasons are the llama

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "models/forward_harness.h"
+#include "simd_isas.h"
 #include "models/gemma.h"
 #include "tiny_gemma.h"
 
@@ -72,13 +73,15 @@ TEST_P(Gemma2Types, IdenticalAcrossThreadCounts) {
 }
 
 TEST_P(Gemma2Types, SimdMatchesScalar) {
-  if (!kernels::isa_available(kernels::Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  if (test::simd_isas().empty()) GTEST_SKIP() << "CPU has no SIMD kernel set";
   auto l = test::load_bytes(test::make_tiny_gemma(spec()));
   ASSERT_TRUE(l->model);
   const auto tokens = seq(*l->model);
   const auto scalar = test::run_logits(*l->model, tokens, {.kt = &kernels::table(kernels::Isa::kScalar)});
-  const auto simd = test::run_logits(*l->model, tokens, {.kt = &kernels::table(kernels::Isa::kAvx2)});
-  EXPECT_LE(test::max_rel_diff(simd, scalar), test::simd_tolerance(GetParam()));
+  for (kernels::Isa isa : test::simd_isas()) {
+    const auto simd = test::run_logits(*l->model, tokens, {.kt = &kernels::table(isa)});
+    EXPECT_LE(test::max_rel_diff(simd, scalar), test::simd_tolerance(GetParam())) << kernels::isa_name(isa);
+  }
 }
 
 TEST_P(Gemma2Types, F16CacheCloseToF32) {

@@ -9,6 +9,7 @@
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
 #include "models/model.h"
+#include "simd_isas.h"
 #include "test_util.h"
 #include "tiny_model.h"
 
@@ -109,14 +110,16 @@ TEST_P(LlamaTypes, IdenticalAcrossThreadCounts) {
 }
 
 TEST_P(LlamaTypes, SimdMatchesScalar) {
-  if (!kernels::isa_available(kernels::Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  if (test::simd_isas().empty()) GTEST_SKIP() << "CPU has no SIMD kernel set";
   auto l = load(spec());
   ASSERT_TRUE(l->model);
   const auto scalar = run(*l->model, kernels::table(kernels::Isa::kScalar), 2, 4);
-  const auto simd = run(*l->model, kernels::table(kernels::Isa::kAvx2), 2, 4);
-  // Same quantized activations, different f32 summation order: differences of a few ulps per
-  // dot product, grown through 2 layers; 1e-4 of the logit range leaves ample margin.
-  EXPECT_LE(max_rel_diff(simd, scalar), 1e-4);
+  for (kernels::Isa isa : test::simd_isas()) {
+    const auto simd = run(*l->model, kernels::table(isa), 2, 4);
+    // Same quantized activations, different f32 summation order: differences of a few ulps per
+    // dot product, grown through 2 layers; 1e-4 of the logit range leaves ample margin.
+    EXPECT_LE(max_rel_diff(simd, scalar), 1e-4) << kernels::isa_name(isa);
+  }
 }
 
 TEST_P(LlamaTypes, F16CacheCloseToF32) {

@@ -12,13 +12,13 @@
 namespace minnow {
 namespace {
 
-Result<std::shared_ptr<Model>> load_tiny(int sliding_window = 0) {
+Result<std::shared_ptr<Model>> load_tiny(int sliding_window = 0, const std::string& isa = "") {
   test::TinyLlamaSpec spec;
   spec.sliding_window = sliding_window;
   const auto bytes = test::make_tiny_llama(spec);
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = isa, .chat_template = ""});
   std::filesystem::remove(path);
   return m;
 }
@@ -41,6 +41,17 @@ TEST(Session, RefusesWhatItCannotHold) {
   EXPECT_EQ((*s)->n_past(), 16);
   EXPECT_EQ((*s)->logits(15).size(), static_cast<size_t>((*m)->info().n_vocab));
   EXPECT_TRUE((*s)->logits(16).empty());
+}
+
+TEST(Session, IsaByName) {
+  auto scalar = load_tiny(0, "scalar");
+  ASSERT_TRUE(scalar.ok()) << scalar.error().message;
+  EXPECT_EQ((*scalar)->info().isa, "scalar");
+  auto unknown = load_tiny(0, "avx9000");
+  ASSERT_FALSE(unknown.ok());
+  // The error names the request and every kernel set minnow knows.
+  for (const char* s : {"avx9000", "scalar", "avx2", "avx512"})
+    EXPECT_NE(unknown.error().message.find(s), std::string::npos) << unknown.error().message;
 }
 
 // Greedy text and stats of generating from prompt in session s.

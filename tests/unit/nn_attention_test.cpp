@@ -79,7 +79,7 @@ TEST(Attention, WindowAndSoftcapMatchTheDefinition) {
   std::vector<int32_t> pos(n);
   for (int i = 0; i < n; ++i) pos[i] = i;
   ThreadPool pool(3);
-  for (kernels::Isa isa : {kernels::Isa::kScalar, kernels::Isa::kAvx2}) {
+  for (kernels::Isa isa : kernels::all_isas()) {
     if (!kernels::isa_available(isa)) continue;
     const Compute c{kernels::table(isa), pool};
     auto cache = KvCache::create(1, 64, kKvDim, DType::F32);

@@ -1,0 +1,51 @@
+// AVX-512 (F, BW, DQ, VL) + VNNI kernels. Declarations only: this header is included by
+// generic code (dispatch.cpp), which calls these only after the run-time CPU check.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace minnow::kernels::avx512 {
+
+void vec_dot_f32_f32(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_f16_f16(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_bf16_bf16(int64_t n, const void* w, const void* a, float* out);
+void quantize_row_f16(const float* x, void* out, int64_t n);  // f16 activations
+
+// Bit-identical to the scalar reference (quant_kernels.cpp, kquant_kernels.cpp say why).
+void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a, float* out);
+void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out);
+
+// n_rows weight rows, w_stride bytes apart, against one activation row (VecDotRowsFn).
+void vec_dot_rows_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q4_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q5_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+
+// Activation quantizers: byte-identical to the scalar reference (tensor/quants.cpp).
+void quantize_row_q8_0(const float* x, void* out, int64_t n);
+void quantize_row_q8_1(const float* x, void* out, int64_t n);
+void quantize_row_q8_k(const float* x, void* out, int64_t n);
+
+// Row conversions to f32.
+void to_float_f16(const void* src, float* dst, int64_t n);
+void to_float_bf16(const void* src, float* dst, int64_t n);
+
+float dot_f32(int64_t n, const float* x, const float* y);
+void axpy_f32(int64_t n, float a, const float* x, float* y);
+float dot_f16_f32(int64_t n, const uint16_t* x, const float* y);
+void axpy_f16(int64_t n, float a, const uint16_t* x, float* y);
+// Round-to-nearest-even like the scalar reference; NaN payloads may differ.
+void f32_to_f16(const float* x, uint16_t* y, int64_t n);
+
+}  // namespace minnow::kernels::avx512
