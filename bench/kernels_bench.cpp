@@ -53,6 +53,29 @@ void vec_dot_bench(benchmark::State& state, Isa isa, DType t) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
 }
 
+// vec_dot_rows on 32 rows of 4096 (at most 140 KB: L2-resident, so compute bound).
+void vec_dot_rows_bench(benchmark::State& state, Isa isa, DType t) {
+  if (!isa_available(isa) || table(isa).vec_dot_rows[static_cast<size_t>(t)] == nullptr) {
+    state.SkipWithError("no vec_dot_rows for this ISA and type");
+    return;
+  }
+  constexpr int64_t n = 4096, n_rows = 32;
+  const std::vector<uint8_t> row = quantized(t, random_floats(n, 1));
+  std::vector<uint8_t> w(row.size() * n_rows);
+  for (int64_t r = 0; r < n_rows; ++r) std::copy(row.begin(), row.end(), w.begin() + r * row.size());
+  const std::vector<float> x = random_floats(n, 2);
+  const KernelTable& kt = table(isa);
+  const DType at = activation_type(t);
+  std::vector<uint8_t> a(*row_bytes(at, n));
+  kt.quantize_act[static_cast<size_t>(at)](x.data(), a.data(), n);
+  std::vector<float> out(n_rows);
+  for (auto _ : state) {
+    kt.vec_dot_rows[static_cast<size_t>(t)](n, w.data(), row.size(), n_rows, a.data(), out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+}
+
 void quantize_bench(benchmark::State& state, Isa isa, DType at) {
   if (!isa_available(isa)) {
     state.SkipWithError("ISA not available");
@@ -94,6 +117,11 @@ int register_all() {
     for (DType t : kTypes) {
       benchmark::RegisterBenchmark((std::string("VecDot/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
                                    [isa, t](benchmark::State& s) { vec_dot_bench(s, isa, t); });
+    }
+    for (DType t : kTypes) {
+      if (table(Isa::kScalar).vec_dot[static_cast<size_t>(t)] == nullptr) continue;
+      benchmark::RegisterBenchmark((std::string("VecDotRows/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
+                                   [isa, t](benchmark::State& s) { vec_dot_rows_bench(s, isa, t); });
     }
     for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
       benchmark::RegisterBenchmark(

@@ -73,8 +73,8 @@ const KernelTable& active();
 // y[t][r] = dot(W row r, x[t]) for t < n_tokens, r < n_out.
 //   W: [n_out][n_in] rows of type wtype;  x: [n_tokens][n_in] f32;  y: [n_tokens][n_out] f32.
 // n_in must be a multiple of wtype's block size. Rows are split across the pool; every output
-// is one vec_dot call, so results do not depend on the thread count, nor on n_tokens (a row of
-// a batch equals that token computed alone). Must not be called from inside a parallel_for on
+// is one vec_dot call or bit-identical to one (vec_dot_rows), so results do not depend on the
+// thread count, nor on n_tokens (a row of a batch equals that token computed alone). Must not be called from inside a parallel_for on
 // the same pool (the pool is not reentrant).
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tokens, float* y);

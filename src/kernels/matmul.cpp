@@ -1,6 +1,7 @@
 // Quantized matrix x activations: quantize each activation row once, then split weight rows
-// across the pool. Not a GEMM library: each output is one vec_dot call, so the result never
-// depends on the thread count or on how tokens are batched.
+// across the pool. Not a GEMM library: each output is one vec_dot call, or a call of a kernel
+// that gives each output bit-identical to it (vec_dot_rows), so the result never depends on the
+// thread count or on how tokens are batched.
 #include <algorithm>
 #include <cassert>
 #include <vector>
@@ -12,7 +13,8 @@ namespace minnow::kernels {
 namespace {
 
 // Prompt batches: for each chunk of weight rows, walk the tokens in tiles, and for each row in
-// the chunk dot it against every token of the tile. A chunk of <= 16 rows (16 x 2.3 KB for a
+// the chunk dot it against every token of the tile (or, with a many-rows kernel, each token of
+// the tile against the chunk's rows). A chunk of <= 16 rows (16 x 2.3 KB for a
 // 4096-wide q4_0 row) plus a tile of 32 quantized tokens (32 x 4.3 KB of q8_0) is ~180 KB,
 // which stays in a core's L2, so each weight byte comes from DRAM once per 32 tokens rather
 // than once per token.
@@ -32,6 +34,17 @@ constexpr int64_t kParallelMinMacs = int64_t{1} << 16;
 int64_t row_grain(int64_t n_out, int64_t n_tokens, int n_threads) {
   const int64_t cap = n_tokens > 1 ? 16 : 64;
   return std::clamp<int64_t>(n_out / (4 * static_cast<int64_t>(n_threads)), 1, cap);
+}
+
+// Decoding with a many-rows kernel (vec_dot_rows, 16 rows per step on AVX-512): whole steps per
+// chunk, and ~8 chunks per thread, so that when the last chunk is handed out the threads'
+// remaining work differs by at most 1/8 of a share (a 576-row matrix on 2 threads: 12 chunks of
+// 48 rows, 6 each). 256 rows of even a 576-wide q8_0 matrix are 156 KB of weights, so the
+// shared counter is touched once per ~10 us or more.
+constexpr int64_t kRowsStep = 16;
+int64_t rows_kernel_grain(int64_t n_out, int n_threads) {
+  const int64_t per_chunk = n_out / (8 * static_cast<int64_t>(n_threads));
+  return std::clamp<int64_t>((per_chunk + kRowsStep - 1) / kRowsStep * kRowsStep, kRowsStep, 256);
 }
 
 }  // namespace
@@ -67,9 +80,16 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
 
   const char* wb = static_cast<const char*>(w);
   const size_t wr = *w_row, ar = *a_row;
+  const VecDotRowsFn vec_dot_rows = kt.vec_dot_rows[static_cast<size_t>(wtype)];
   auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
+      if (vec_dot_rows != nullptr) {
+        for (int64_t t = t0; t < t1; ++t)
+          vec_dot_rows(n_in, wb + static_cast<size_t>(r0) * wr, wr, r1 - r0, xq + static_cast<size_t>(t) * ar,
+                       y + t * n_out + r0);
+        continue;
+      }
       for (int64_t r = r0; r < r1; ++r) {
         const char* wrow = wb + static_cast<size_t>(r) * wr;
         for (int64_t t = t0; t < t1; ++t)
@@ -79,6 +99,8 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
   };
   if (n_out * n_in * n_tokens < kParallelMinMacs) {
     rows(0, n_out);
+  } else if (vec_dot_rows != nullptr && n_tokens == 1) {
+    pool.parallel_for(n_out, rows_kernel_grain(n_out, pool.size()), rows);
   } else {
     pool.parallel_for(n_out, row_grain(n_out, n_tokens, pool.size()), rows);
   }
