@@ -1,8 +1,11 @@
-// src/base: the thread pool runs every index exactly once for any thread count and grain,
-// checked arithmetic catches overflow, Result carries values and errors, mmap reports errors.
+// src/base: the thread pool runs every index exactly once for any thread count and grain, also
+// when its workers have gone to sleep; checked arithmetic catches overflow, Result carries values
+// and errors, mmap reports errors.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -51,6 +54,25 @@ TEST(ThreadPool, UsesWorkerThreads) {
       if (std::this_thread::get_id() != caller) other++;
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     });
+  }
+  EXPECT_GT(other.load(), 0);
+}
+
+TEST(ThreadPool, WakesSleepingWorkers) {
+  // Idle for 2 ms, far past the ~100 us spin: the workers are asleep on the condition variable
+  // when each loop starts, and must wake, run their share, and report completion.
+  ThreadPool pool(3);
+  std::atomic<int> other{0};
+  const auto caller = std::this_thread::get_id();
+  for (int rep = 0; rep < 20; ++rep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::vector<std::atomic<int>> hits(64);
+    pool.parallel_for(64, 1, [&](int64_t b, int64_t e) {
+      if (std::this_thread::get_id() != caller) other++;
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    });
+    for (const auto& h : hits) ASSERT_EQ(h.load(), 1) << "rep " << rep;
   }
   EXPECT_GT(other.load(), 0);
 }
