@@ -100,6 +100,7 @@ struct Session::Impl {
   std::vector<float> logits;  // [n_rows][n_vocab] of the last eval
   int64_t n_logit_rows = 0;
   std::vector<int32_t> context;  // [n_past] the tokens whose keys and values the cache holds
+  nn::Scratch scratch;           // the forward passes' activation buffers, reused
 
   // Forgets the context beyond its first n tokens (n <= n_past).
   void rewind(int n) {
@@ -218,7 +219,7 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     return make_error("context full: %lld tokens in context + %zu new exceed the context size of %d",
                       static_cast<long long>(n_past), tokens.size(), impl_->cache.n_ctx());
   }
-  const nn::Compute c{*m.kt, *m.pool};
+  const nn::Compute c{*m.kt, *m.pool, nullptr, &impl_->scratch};
   impl_->logits.assign(static_cast<size_t>(n_rows) * n_vocab, 0.0f);
   impl_->n_logit_rows = 0;
   // Batches of at most n_batch tokens bound the activation memory of long prompts.

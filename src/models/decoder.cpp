@@ -37,19 +37,21 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
   MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
-  std::vector<float> x(n_tokens * E);        // [n_tokens][n_embd] residual stream
-  std::vector<float> h(n_tokens * E);        // [n_tokens][n_embd] normed input of a block
-  std::vector<float> q(n_tokens * q_dim);    // [n_tokens][n_head][head_dim]
-  std::vector<float> k(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
-  std::vector<float> v(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
-  std::vector<float> att(n_tokens * q_dim);  // [n_tokens][n_head][head_dim]
-  std::vector<float> gate(n_tokens * F);     // [n_tokens][n_ff]
-  std::vector<float> up(n_tokens * F);       // [n_tokens][n_ff]
+  nn::Scratch own;  // used when the caller keeps no scratch
+  const auto [x, h, q, k, v, att, gate, up] = (c.scratch != nullptr ? *c.scratch : own)
+      .take<8>({n_tokens * E,        // x: [n_tokens][n_embd] residual stream
+                n_tokens * E,        // h: [n_tokens][n_embd] normed input of a block
+                n_tokens * q_dim,    // q: [n_tokens][n_head][head_dim]
+                n_tokens * kv_dim,   // k: [n_tokens][n_head_kv][head_dim]
+                n_tokens * kv_dim,   // v: [n_tokens][n_head_kv][head_dim]
+                n_tokens * q_dim,    // att: [n_tokens][n_head][head_dim]
+                n_tokens * F,        // gate: [n_tokens][n_ff]
+                n_tokens * F});      // up: [n_tokens][n_ff]
 
   const size_t embd_row = *row_bytes(tok_embd_.type, E);
   for (int64_t t = 0; t < n_tokens; ++t) {
     const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + embd_row * tokens[t];
-    c.kt.to_float[static_cast<int>(tok_embd_.type)](row, x.data() + t * E, E);
+    c.kt.to_float[static_cast<int>(tok_embd_.type)](row, x + t * E, E);
   }
 
   nn::RopeParams rope = hp_.rope;
@@ -60,41 +62,41 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
 
   for (int il = 0; il < hp_.n_layer; ++il) {
     const DecoderLayer& l = layers_[il];
-    nn::rms_norm(x.data(), l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-    c.emit("attn_norm", il, h.data(), n_tokens * E);
-    nn::linear(c, l.wq, h.data(), n_tokens, q.data());
-    nn::linear(c, l.wk, h.data(), n_tokens, k.data());
-    nn::linear(c, l.wv, h.data(), n_tokens, v.data());
-    if (!l.bq.empty()) nn::add_bias(q.data(), l.bq.data(), q_dim, n_tokens);
-    if (!l.bk.empty()) nn::add_bias(k.data(), l.bk.data(), kv_dim, n_tokens);
-    if (!l.bv.empty()) nn::add_bias(v.data(), l.bv.data(), kv_dim, n_tokens);
-    nn::rope(rope, q.data(), n_tokens, hp_.n_head, hd, positions);
-    nn::rope(rope, k.data(), n_tokens, hp_.n_head_kv, hd, positions);
-    c.emit("q", il, q.data(), n_tokens * q_dim);
-    c.emit("k", il, k.data(), n_tokens * kv_dim);
-    c.emit("v", il, v.data(), n_tokens * kv_dim);
+    nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+    c.emit("attn_norm", il, h, n_tokens * E);
+    nn::linear(c, l.wq, h, n_tokens, q);
+    nn::linear(c, l.wk, h, n_tokens, k);
+    nn::linear(c, l.wv, h, n_tokens, v);
+    if (!l.bq.empty()) nn::add_bias(q, l.bq.data(), q_dim, n_tokens);
+    if (!l.bk.empty()) nn::add_bias(k, l.bk.data(), kv_dim, n_tokens);
+    if (!l.bv.empty()) nn::add_bias(v, l.bv.data(), kv_dim, n_tokens);
+    nn::rope(rope, q, n_tokens, hp_.n_head, hd, positions);
+    nn::rope(rope, k, n_tokens, hp_.n_head_kv, hd, positions);
+    c.emit("q", il, q, n_tokens * q_dim);
+    c.emit("k", il, k, n_tokens * kv_dim);
+    c.emit("v", il, v, n_tokens * kv_dim);
     ap.window = hp_.layer_window.empty() ? 0 : hp_.layer_window[il];
-    nn::self_attention(c, ap, cache, il, k.data(), v.data(), q.data(), n_tokens, positions, att.data());
-    c.emit("attn", il, att.data(), n_tokens * q_dim);
-    nn::linear(c, l.wo, att.data(), n_tokens, h.data());
-    nn::add_inplace(x.data(), h.data(), n_tokens * E);
+    nn::self_attention(c, ap, cache, il, k, v, q, n_tokens, positions, att);
+    c.emit("attn", il, att, n_tokens * q_dim);
+    nn::linear(c, l.wo, att, n_tokens, h);
+    nn::add_inplace(x, h, n_tokens * E);
 
-    c.emit("attn_out", il, x.data(), n_tokens * E);
-    nn::rms_norm(x.data(), l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-    nn::linear(c, l.w_gate, h.data(), n_tokens, gate.data());
-    nn::linear(c, l.w_up, h.data(), n_tokens, up.data());
-    nn::swiglu_inplace(gate.data(), up.data(), n_tokens * F);
-    c.emit("ffn_act", il, gate.data(), n_tokens * F);
-    nn::linear(c, l.w_down, gate.data(), n_tokens, h.data());
-    nn::add_inplace(x.data(), h.data(), n_tokens * E);
-    c.emit("ffn_out", il, x.data(), n_tokens * E);
+    c.emit("attn_out", il, x, n_tokens * E);
+    nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+    nn::linear(c, l.w_gate, h, n_tokens, gate);
+    nn::linear(c, l.w_up, h, n_tokens, up);
+    nn::swiglu_inplace(gate, up, n_tokens * F);
+    c.emit("ffn_act", il, gate, n_tokens * F);
+    nn::linear(c, l.w_down, gate, n_tokens, h);
+    nn::add_inplace(x, h, n_tokens * E);
+    c.emit("ffn_out", il, x, n_tokens * E);
   }
 
   // Only the rows whose logits are wanted go through the (large) output matrix.
   const int64_t first = all_logits ? 0 : n_tokens - 1;
   const int64_t n_out = n_tokens - first;
-  nn::rms_norm(x.data() + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h.data());
-  nn::linear(c, output_, h.data(), n_out, logits);
+  nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
+  nn::linear(c, output_, h, n_out, logits);
   cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
   return Status();
 }

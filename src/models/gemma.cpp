@@ -83,21 +83,23 @@ class Gemma final : public Model {
     MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
     const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
-    std::vector<float> x(n_tokens * E);        // [n_tokens][n_embd] residual stream
-    std::vector<float> h(n_tokens * E);        // [n_tokens][n_embd] normed input / output of a sub-block
-    std::vector<float> q(n_tokens * q_dim);    // [n_tokens][n_head][head_dim]
-    std::vector<float> k(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
-    std::vector<float> v(n_tokens * kv_dim);   // [n_tokens][n_head_kv][head_dim]
-    std::vector<float> att(n_tokens * q_dim);  // [n_tokens][n_head][head_dim]
-    std::vector<float> gate(n_tokens * F);     // [n_tokens][n_ff]
-    std::vector<float> up(n_tokens * F);       // [n_tokens][n_ff]
+    nn::Scratch own;  // used when the caller keeps no scratch
+    const auto [x, h, q, k, v, att, gate, up] = (c.scratch != nullptr ? *c.scratch : own)
+        .take<8>({n_tokens * E,        // x: [n_tokens][n_embd] residual stream
+                  n_tokens * E,        // h: [n_tokens][n_embd] normed input / output of a sub-block
+                  n_tokens * q_dim,    // q: [n_tokens][n_head][head_dim]
+                  n_tokens * kv_dim,   // k: [n_tokens][n_head_kv][head_dim]
+                  n_tokens * kv_dim,   // v: [n_tokens][n_head_kv][head_dim]
+                  n_tokens * q_dim,    // att: [n_tokens][n_head][head_dim]
+                  n_tokens * F,        // gate: [n_tokens][n_ff]
+                  n_tokens * F});      // up: [n_tokens][n_ff]
 
     // Gemma multiplies the embeddings by sqrt(n_embd) (in f32, as the reference does).
     const float embd_scale = std::sqrt(static_cast<float>(E));
     const size_t embd_row = *row_bytes(tok_embd_.type, E);
     for (int64_t t = 0; t < n_tokens; ++t) {
       const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + embd_row * tokens[t];
-      float* xt = x.data() + t * E;
+      float* xt = x + t * E;
       c.kt.to_float[static_cast<int>(tok_embd_.type)](row, xt, E);
       for (int i = 0; i < E; ++i) xt[i] *= embd_scale;
     }
@@ -108,43 +110,43 @@ class Gemma final : public Model {
       const nn::RopeParams& rope = window > 0 ? cfg_.rope_local : hp_.rope;
       const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, cfg_.attn_scale, window, cfg_.attn_softcap};
 
-      nn::rms_norm(x.data(), l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-      c.emit("attn_norm", il, h.data(), n_tokens * E);
-      nn::linear(c, l.wq, h.data(), n_tokens, q.data());
-      nn::linear(c, l.wk, h.data(), n_tokens, k.data());
-      nn::linear(c, l.wv, h.data(), n_tokens, v.data());
+      nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      c.emit("attn_norm", il, h, n_tokens * E);
+      nn::linear(c, l.wq, h, n_tokens, q);
+      nn::linear(c, l.wk, h, n_tokens, k);
+      nn::linear(c, l.wv, h, n_tokens, v);
       if (cfg_.qk_norm) {  // each head's row on its own
-        nn::rms_norm(q.data(), l.attn_q_norm.data(), hd, n_tokens * hp_.n_head, hp_.rms_eps, q.data());
-        nn::rms_norm(k.data(), l.attn_k_norm.data(), hd, n_tokens * hp_.n_head_kv, hp_.rms_eps, k.data());
+        nn::rms_norm(q, l.attn_q_norm.data(), hd, n_tokens * hp_.n_head, hp_.rms_eps, q);
+        nn::rms_norm(k, l.attn_k_norm.data(), hd, n_tokens * hp_.n_head_kv, hp_.rms_eps, k);
       }
-      nn::rope(rope, q.data(), n_tokens, hp_.n_head, hd, positions);
-      nn::rope(rope, k.data(), n_tokens, hp_.n_head_kv, hd, positions);
-      c.emit("q", il, q.data(), n_tokens * q_dim);
-      c.emit("k", il, k.data(), n_tokens * kv_dim);
-      c.emit("v", il, v.data(), n_tokens * kv_dim);
-      nn::self_attention(c, ap, cache, il, k.data(), v.data(), q.data(), n_tokens, positions, att.data());
-      c.emit("attn", il, att.data(), n_tokens * q_dim);
-      nn::linear(c, l.wo, att.data(), n_tokens, h.data());
-      nn::rms_norm(h.data(), l.post_attention_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-      nn::add_inplace(x.data(), h.data(), n_tokens * E);
-      c.emit("attn_out", il, x.data(), n_tokens * E);
+      nn::rope(rope, q, n_tokens, hp_.n_head, hd, positions);
+      nn::rope(rope, k, n_tokens, hp_.n_head_kv, hd, positions);
+      c.emit("q", il, q, n_tokens * q_dim);
+      c.emit("k", il, k, n_tokens * kv_dim);
+      c.emit("v", il, v, n_tokens * kv_dim);
+      nn::self_attention(c, ap, cache, il, k, v, q, n_tokens, positions, att);
+      c.emit("attn", il, att, n_tokens * q_dim);
+      nn::linear(c, l.wo, att, n_tokens, h);
+      nn::rms_norm(h, l.post_attention_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::add_inplace(x, h, n_tokens * E);
+      c.emit("attn_out", il, x, n_tokens * E);
 
-      nn::rms_norm(x.data(), l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-      nn::linear(c, l.w_gate, h.data(), n_tokens, gate.data());
-      nn::linear(c, l.w_up, h.data(), n_tokens, up.data());
-      nn::geglu_inplace(gate.data(), up.data(), n_tokens * F);
-      c.emit("ffn_act", il, gate.data(), n_tokens * F);
-      nn::linear(c, l.w_down, gate.data(), n_tokens, h.data());
-      nn::rms_norm(h.data(), l.post_ffw_norm.data(), E, n_tokens, hp_.rms_eps, h.data());
-      nn::add_inplace(x.data(), h.data(), n_tokens * E);
-      c.emit("ffn_out", il, x.data(), n_tokens * E);
+      nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::linear(c, l.w_gate, h, n_tokens, gate);
+      nn::linear(c, l.w_up, h, n_tokens, up);
+      nn::geglu_inplace(gate, up, n_tokens * F);
+      c.emit("ffn_act", il, gate, n_tokens * F);
+      nn::linear(c, l.w_down, gate, n_tokens, h);
+      nn::rms_norm(h, l.post_ffw_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::add_inplace(x, h, n_tokens * E);
+      c.emit("ffn_out", il, x, n_tokens * E);
     }
 
     // Only the rows whose logits are wanted go through the (large) output matrix.
     const int64_t first = all_logits ? 0 : n_tokens - 1;
     const int64_t n_out = n_tokens - first;
-    nn::rms_norm(x.data() + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h.data());
-    nn::linear(c, output_, h.data(), n_out, logits);
+    nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
+    nn::linear(c, output_, h, n_out, logits);
     if (cfg_.final_softcap > 0) nn::softcap_inplace(logits, n_out * hp_.n_vocab, cfg_.final_softcap);
     cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
     return Status();

@@ -70,7 +70,8 @@ struct RunOptions {
 inline std::vector<float> run_logits(const models::Model& m, const std::vector<int32_t>& tokens,
                                      const RunOptions& o = {}) {
   ThreadPool pool(o.threads);
-  const nn::Compute c{o.kt ? *o.kt : kernels::active(), pool};
+  nn::Scratch scratch;  // reused across the batches, as a session does (the last may be shorter)
+  const nn::Compute c{o.kt ? *o.kt : kernels::active(), pool, nullptr, &scratch};
   const auto& hp = m.hparams();
   const std::vector<int> no_windows;
   auto cache = KvCache::create(hp.n_layer, o.n_ctx, hp.n_head_kv * hp.head_dim, o.kv,

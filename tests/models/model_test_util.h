@@ -61,7 +61,8 @@ struct RunOptions {
 inline std::vector<float> run_tokens(const models::Model& m, const kernels::KernelTable& kt,
                                      const RunOptions& o) {
   ThreadPool pool(o.threads);
-  const nn::Compute c{kt, pool};
+  nn::Scratch scratch;  // reused across the batches, as a session does (the last may be shorter)
+  const nn::Compute c{kt, pool, nullptr, &scratch};
   const auto& hp = m.hparams();
   auto cache = KvCache::create(hp.n_layer, o.n_ctx, hp.n_head_kv * hp.head_dim, o.kv);
   EXPECT_TRUE(cache.ok());

@@ -47,9 +47,9 @@ const std::vector<int32_t> kTokens = {1, 260, 45, 270, 101, 3, 280, 7, 290, 33, 
 
 // Logits of every token, fed in batches of `batch` tokens.
 std::vector<float> run(const models::Model& m, const kernels::KernelTable& kt, int threads, int batch,
-                       DType kv = DType::F16) {
+                       DType kv = DType::F16, nn::Scratch* scratch = nullptr) {
   ThreadPool pool(threads);
-  const nn::Compute c{kt, pool};
+  const nn::Compute c{kt, pool, nullptr, scratch};
   const auto& hp = m.hparams();
   auto cache = KvCache::create(hp.n_layer, 64, hp.n_head_kv * hp.head_dim, kv);
   EXPECT_TRUE(cache.ok());
@@ -107,6 +107,16 @@ TEST_P(LlamaTypes, IdenticalAcrossThreadCounts) {
   ASSERT_TRUE(l->model);
   const auto ref = run(*l->model, kernels::active(), 1, 5);
   for (int threads : {2, 3, 4}) EXPECT_EQ(run(*l->model, kernels::active(), threads, 5), ref) << threads;
+}
+
+TEST_P(LlamaTypes, ReusedScratchChangesNothing) {
+  auto l = load(spec());
+  ASSERT_TRUE(l->model);
+  nn::Scratch scratch;
+  // The 17-token batch leaves its values in the scratch; the 3-token batches after it (and the
+  // 2-token tail) read only what they wrote.
+  EXPECT_EQ(run(*l->model, kernels::active(), 2, 17, DType::F16, &scratch), run(*l->model, kernels::active(), 2, 17));
+  EXPECT_EQ(run(*l->model, kernels::active(), 2, 3, DType::F16, &scratch), run(*l->model, kernels::active(), 2, 3));
 }
 
 TEST_P(LlamaTypes, SimdMatchesScalar) {
