@@ -133,6 +133,7 @@ KernelTable make_avx512() {
   t.vec_dot_rows[idx(DType::Q4_K)] = avx512::vec_dot_rows_q4_k_q8_k;
   t.vec_dot_rows[idx(DType::Q5_K)] = avx512::vec_dot_rows_q5_k_q8_k;
   t.vec_dot_rows[idx(DType::Q6_K)] = avx512::vec_dot_rows_q6_k_q8_k;
+  for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) t.gemm[idx(w)] = avx512::gemm_fns(w);
 
   t.quantize_act[idx(DType::F16)] = avx512::quantize_row_f16;
   t.quantize_act[idx(DType::Q8_0)] = avx512::quantize_row_q8_0;

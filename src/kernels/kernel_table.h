@@ -42,10 +42,26 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using VecDotRowsFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
                               float* out);
 
+// Prompt batches: a matrix-matrix product of weight rows and token rows. The quantized
+// activations are repacked once per matmul, kGemmTokens tokens per tile (pack_tile: tile_bytes
+// bytes from the tile's n_tokens <= kGemmTokens rows, a_stride bytes apart); then gemm computes
+// any chunk of weight rows against all tiles: y[t * y_stride + r] for t < n_tokens, r < n_rows,
+// using work_bytes(n) bytes of the calling thread's work memory. Every output is bit-identical
+// to vec_dot of its row and token.
+constexpr int64_t kGemmTokens = 16;
+struct GemmFns {
+  size_t (*tile_bytes)(int64_t n) = nullptr;
+  void (*pack_tile)(int64_t n, const void* a, size_t a_stride, int64_t n_tokens, void* tile) = nullptr;
+  size_t (*work_bytes)(int64_t n) = nullptr;
+  void (*gemm)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* tiles, int64_t n_tokens,
+               float* y, int64_t y_stride, void* work) = nullptr;
+};
+
 struct KernelTable {
   Isa isa;
   VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
   VecDotRowsFn vec_dot_rows[kDTypeIdLimit];   // by weight type; nullptr: matmul loops vec_dot
+  GemmFns gemm[kDTypeIdLimit];                // by weight type; gemm == nullptr: no GEMM kernel
   QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
   ToFloatFn to_float[kDTypeIdLimit];          // by weight type
   // f32 helpers for attention: dot product and y += a * x

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernel_table.h"
+
 namespace minnow::kernels::avx512 {
 
 void vec_dot_f32_f32(int64_t n, const void* w, const void* a, float* out);
@@ -31,6 +33,9 @@ void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n
 void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
 void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
 void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+
+// The prompt-batch matrix products of weight type w (q4_0, q4_1, q5_0, q5_1, q8_0; others: none).
+GemmFns gemm_fns(DType w);
 
 // Activation quantizers: byte-identical to the scalar reference (tensor/quants.cpp).
 void quantize_row_q8_0(const float* x, void* out, int64_t n);

@@ -15,7 +15,6 @@
 // exact correction offset * sum(a) is subtracted (q8_0: q + 128 by flipping the sign bit;
 // q4_0/q5_0: the stored nibble is already q + 8 / q + 16; q4_1/q5_1 are unsigned).
 // Layouts are drawn above the scalar reference kernels in scalar/quant_kernels.cpp.
-#include <algorithm>
 #include <cassert>
 
 #include "kernels/avx512/avx512_kernels.h"
@@ -159,11 +158,11 @@ void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   assert(w_stride * 15 <= 0x7fffffffu);
   for (int64_t r0 = 0; r0 < n_rows; r0 += 16) {
     // Lane i is row r0 + i; past the last row, lanes repeat it and are not stored.
-    const int64_t valid = std::min<int64_t>(16, n_rows - r0);
+    const int64_t valid = n_rows - r0 < 16 ? n_rows - r0 : 16;
     alignas(64) int32_t off[16];
     const W* rows[16];
     for (int i = 0; i < 16; ++i) {
-      off[i] = static_cast<int32_t>(static_cast<size_t>(std::min<int64_t>(i, valid - 1)) * w_stride);
+      off[i] = static_cast<int32_t>(static_cast<size_t>(i < valid ? i : valid - 1) * w_stride);
       rows[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r0) * w_stride + off[i]);
     }
     const __m512i vindex = _mm512_load_si512(off);

@@ -1,6 +1,8 @@
 // Small AVX-512 helpers shared by the avx512/*.cpp files; include only from there (it needs
 // -mavx512f/bw/dq/vl/vnni). Everything has internal linkage, as in avx2/simd.h, so no AVX-512
-// code can be picked by the linker for a generic caller.
+// code can be picked by the linker for a generic caller; for the same reason these files
+// instantiate no standard-library templates (an out-of-line std::vector or std::min built with
+// these flags is a weak symbol the linker may pick for generic code).
 #pragma once
 
 #include <immintrin.h>
