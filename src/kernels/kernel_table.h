@@ -57,6 +57,19 @@ struct GemmFns {
                float* y, int64_t y_stride, void* work) = nullptr;
 };
 
+// Attention of one token's GQA group: n_q query rows (q_stride floats apart) against n_keys
+// consecutive cache rows of one KV head (head_dim <= kAttnMaxHeadDim elements, kv_stride
+// elements apart, E = uint16_t for an f16 cache, float for f32):
+//   scores: s[i * s_stride + j] = q_i . k_j;   values: out_i += sum_j p[i * p_stride + j] * v_j.
+// Each output's arithmetic must not depend on n_q or on the other keys (batching invariance).
+constexpr int64_t kAttnMaxHeadDim = 512;
+template <class E>
+using AttnScoresFn = void (*)(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, int64_t kv_stride,
+                              int64_t n_keys, float* s, int64_t s_stride);
+template <class E>
+using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, int64_t kv_stride,
+                              int64_t n_keys, float* out, int64_t o_stride);
+
 struct KernelTable {
   Isa isa;
   VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
@@ -71,6 +84,12 @@ struct KernelTable {
   float (*dot_f16_f32)(int64_t n, const uint16_t* x, const float* y);
   void (*axpy_f16)(int64_t n, float a, const uint16_t* x, float* y);
   void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n);
+  // Grouped attention (above); nullptr: attention runs dot_f16_f32 / axpy_f16 (or the f32
+  // helpers) head by head.
+  AttnScoresFn<uint16_t> attn_scores_f16;
+  AttnValuesFn<uint16_t> attn_values_f16;
+  AttnScoresFn<float> attn_scores_f32;
+  AttnValuesFn<float> attn_values_f32;
 };
 
 // The partner type activations are quantized to before vec_dot with weights of type w.

@@ -87,16 +87,37 @@ void kv_store(const Compute& c, KvCache& cache, int layer, const float* k, const
   }
 }
 
-void attention(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
-               int64_t n_tokens, const int32_t* positions, float* out) {
+namespace {
+
+// Scale (and soft-cap) n raw scores, then softmax them in place: probabilities that sum to 1.
+void softmax_scores(const AttentionParams& p, float* scores, int n) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n; ++j) {
+    const float s = scores[j];
+    scores[j] = p.softcap > 0 ? p.softcap * std::tanh(s * p.scale / p.softcap) : s * p.scale;
+    mx = std::max(mx, scores[j]);
+  }
+  double sum = 0;
+  for (int j = 0; j < n; ++j) {
+    scores[j] = std::exp(scores[j] - mx);
+    sum += scores[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int j = 0; j < n; ++j) scores[j] *= inv;
+}
+
+// Keys (pos - window, pos]: the reference masks key p0 of query p1 when p1 - p0 >= window.
+int first_key(const AttentionParams& p, int pos) {
+  return p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
+}
+
+// Head by head with the f32 helpers of the kernel table.
+void attention_per_head(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
+                        int64_t n_tokens, const int32_t* positions, float* out) {
   const int hd = p.head_dim;
   const int group = p.n_head / p.n_head_kv;
   const bool f16 = cache.type() == DType::F16;
   const kernels::KernelTable& kt = c.kt;
-  // A ring layer holds only its window: a global query or too long a batch would read rows
-  // that other positions have overwritten.
-  assert(cache.capacity(layer) == cache.n_ctx() || (p.window > 0 && p.window <= cache.window(layer)));
-  assert(n_tokens <= cache.max_chunk(layer));
   // One task per (token, head): independent, so results do not depend on the thread count.
   c.pool.parallel_for(n_tokens * p.n_head, 4, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;  // [n_keys] for the current task
@@ -104,37 +125,96 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
       const int64_t t = task / p.n_head;
       const int h = static_cast<int>(task % p.n_head);
       const int kvh = h / group;
-      // Keys (pos - window, pos]: the reference masks key p0 of query p1 when p1 - p0 >= window.
-      const int first = p.window > 0 ? std::max(0, positions[t] - p.window + 1) : 0;
+      const int first = first_key(p, positions[t]);
       const int n_keys = positions[t] + 1 - first;
       const float* qh = q + (t * p.n_head + h) * hd;
       float* oh = out + (t * p.n_head + h) * hd;
       scores.resize(n_keys);
-      float mx = -INFINITY;
       for (int j = 0; j < n_keys; ++j) {
         const uint8_t* kr = cache.k_row(layer, first + j);
-        const float s = f16 ? kt.dot_f16_f32(hd, reinterpret_cast<const uint16_t*>(kr) + kvh * hd, qh)
-                            : kt.dot_f32(hd, reinterpret_cast<const float*>(kr) + kvh * hd, qh);
-        scores[j] = p.softcap > 0 ? p.softcap * std::tanh(s * p.scale / p.softcap) : s * p.scale;
-        mx = std::max(mx, scores[j]);
+        scores[j] = f16 ? kt.dot_f16_f32(hd, reinterpret_cast<const uint16_t*>(kr) + kvh * hd, qh)
+                        : kt.dot_f32(hd, reinterpret_cast<const float*>(kr) + kvh * hd, qh);
       }
-      double sum = 0;
-      for (int j = 0; j < n_keys; ++j) {
-        scores[j] = std::exp(scores[j] - mx);
-        sum += scores[j];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
+      softmax_scores(p, scores.data(), n_keys);
       std::fill(oh, oh + hd, 0.0f);
       for (int j = 0; j < n_keys; ++j) {
         const uint8_t* vr = cache.v_row(layer, first + j);
         if (f16) {
-          kt.axpy_f16(hd, scores[j] * inv, reinterpret_cast<const uint16_t*>(vr) + kvh * hd, oh);
+          kt.axpy_f16(hd, scores[j], reinterpret_cast<const uint16_t*>(vr) + kvh * hd, oh);
         } else {
-          kt.axpy_f32(hd, scores[j] * inv, reinterpret_cast<const float*>(vr) + kvh * hd, oh);
+          kt.axpy_f32(hd, scores[j], reinterpret_cast<const float*>(vr) + kvh * hd, oh);
         }
       }
     }
   });
+}
+
+// With the table's grouped kernels: the heads of a GQA group read each key and value row once.
+// A task is (token, KV head) with its group, or (token, head) when that leaves too few tasks for
+// the pool (decoding a model with 2 or 3 KV heads); the kernels compute each output the same way
+// in both, so results do not depend on the thread count or batching.
+template <class E>
+void attention_grouped(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
+                       int64_t n_tokens, const int32_t* positions, float* out, kernels::AttnScoresFn<E> scores_fn,
+                       kernels::AttnValuesFn<E> values_fn) {
+  const int hd = p.head_dim;
+  const int group = p.n_head / p.n_head_kv;
+  const int64_t kv_dim = cache.n_kv_dim();
+  const int per_task = n_tokens * p.n_head_kv >= 4 * static_cast<int64_t>(c.pool.size()) ? group : 1;
+  const int tasks_per_token = p.n_head / per_task;
+  const int cap = cache.capacity(layer);
+  c.pool.parallel_for(n_tokens * tasks_per_token, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;  // [per_task][n_keys] for the current task
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t t = task / tasks_per_token;
+      const int h0 = static_cast<int>(task % tasks_per_token) * per_task;
+      const int kvh = h0 / group;
+      const int first = first_key(p, positions[t]);
+      const int n_keys = positions[t] + 1 - first;
+      const float* qh = q + (t * p.n_head + h0) * hd;
+      float* oh = out + (t * p.n_head + h0) * hd;
+      scores.resize(static_cast<size_t>(per_task) * n_keys);
+      // Keys in runs of consecutive cache rows: a ring layer's positions wrap at its capacity.
+      auto for_each_run = [&](auto fn) {
+        for (int j = 0; j < n_keys;) {
+          const int pos = first + j;
+          const int len = std::min(n_keys - j, cap - pos % cap);
+          fn(pos, j, len);
+          j += len;
+        }
+      };
+      for_each_run([&](int pos, int j, int len) {
+        scores_fn(hd, per_task, qh, hd, reinterpret_cast<const E*>(cache.k_row(layer, pos)) + kvh * hd, kv_dim, len,
+                  scores.data() + j, n_keys);
+      });
+      for (int i = 0; i < per_task; ++i) softmax_scores(p, scores.data() + static_cast<size_t>(i) * n_keys, n_keys);
+      std::fill(oh, oh + static_cast<int64_t>(per_task) * hd, 0.0f);
+      for_each_run([&](int pos, int j, int len) {
+        values_fn(hd, per_task, scores.data() + j, n_keys,
+                  reinterpret_cast<const E*>(cache.v_row(layer, pos)) + kvh * hd, kv_dim, len, oh, hd);
+      });
+    }
+  });
+}
+
+}  // namespace
+
+void attention(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
+               int64_t n_tokens, const int32_t* positions, float* out) {
+  // A ring layer holds only its window: a global query or too long a batch would read rows
+  // that other positions have overwritten.
+  assert(cache.capacity(layer) == cache.n_ctx() || (p.window > 0 && p.window <= cache.window(layer)));
+  assert(n_tokens <= cache.max_chunk(layer));
+  const kernels::KernelTable& kt = c.kt;
+  const bool fits = p.head_dim <= kernels::kAttnMaxHeadDim;
+  if (cache.type() == DType::F16 && fits && kt.attn_scores_f16 && kt.attn_values_f16) {
+    attention_grouped<uint16_t>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_scores_f16,
+                                kt.attn_values_f16);
+  } else if (cache.type() == DType::F32 && fits && kt.attn_scores_f32 && kt.attn_values_f32) {
+    attention_grouped<float>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_scores_f32, kt.attn_values_f32);
+  } else {
+    attention_per_head(c, p, cache, layer, q, n_tokens, positions, out);
+  }
 }
 
 void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens) {

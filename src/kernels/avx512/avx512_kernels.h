@@ -53,4 +53,14 @@ void axpy_f16(int64_t n, float a, const uint16_t* x, float* y);
 // Round-to-nearest-even like the scalar reference; NaN payloads may differ.
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 
+// Grouped attention over the KV cache (AttnScoresFn / AttnValuesFn).
+void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k, int64_t kv_stride,
+                     int64_t n_keys, float* s, int64_t s_stride);
+void attn_scores_f32(int64_t hd, int n_q, const float* q, int64_t q_stride, const float* k, int64_t kv_stride,
+                     int64_t n_keys, float* s, int64_t s_stride);
+void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v, int64_t kv_stride,
+                     int64_t n_keys, float* out, int64_t o_stride);
+void attn_values_f32(int64_t hd, int n_q, const float* p, int64_t p_stride, const float* v, int64_t kv_stride,
+                     int64_t n_keys, float* out, int64_t o_stride);
+
 }  // namespace minnow::kernels::avx512
