@@ -114,4 +114,15 @@ const KernelTable& active();
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tokens, float* y);
 
+// Several matrices of one weight type with the same input (q, k and v; gate and up): the
+// activations are quantized once and one parallel loop covers all their rows. Part i's output
+// is [n_tokens][parts[i].n_out]; each equals matmul of that matrix alone, bit for bit.
+struct MatmulOut {
+  const void* w;  // [n_out][n_in] rows of the weight type
+  int64_t n_out;
+  float* y;       // [n_tokens][n_out]
+};
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts, int64_t n_in,
+            const float* x, int64_t n_tokens);
+
 }  // namespace minnow::kernels

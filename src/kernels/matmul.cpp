@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -62,10 +63,23 @@ char* thread_buffer(std::vector<char>& buf, size_t n) {
   return buf.data() + ((64 - p % 64) % 64);
 }
 
+// Calls fn(part, r0, r1) for the rows [r0, r1) of each part that the rows [g0, g1) of the
+// parts' concatenation cover.
+template <class Fn>
+void for_part_rows(std::span<const MatmulOut> parts, int64_t g0, int64_t g1, const Fn& fn) {
+  int64_t base = 0;
+  for (const MatmulOut& part : parts) {
+    const int64_t r0 = std::max(g0 - base, int64_t{0}), r1 = std::min(g1 - base, part.n_out);
+    if (r0 < r1) fn(part, r0, r1);
+    base += part.n_out;
+    if (base >= g1) break;
+  }
+}
+
 // Prompt batches with a GEMM kernel: repack the quantized activations in tiles (in parallel),
 // then hand out 16-row chunks, each multiplied against every tile.
-void matmul_gemm(const GemmFns& g, ThreadPool& pool, const char* w, size_t w_row, int64_t n_out, int64_t n_in,
-                 const char* xq, size_t a_row, int64_t n_tokens, float* y) {
+void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows, size_t w_row,
+                 int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
   const int64_t n_tiles = (n_tokens + kGemmTokens - 1) / kGemmTokens;
   const size_t tile = g.tile_bytes(n_in);
   thread_local std::vector<char> packed_buf;  // [n_tiles][tile] bytes
@@ -77,10 +91,13 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, const char* w, size_t w_row
                   packed + static_cast<size_t>(i) * tile);
     }
   });
-  pool.parallel_for(n_out, kRowsStep, [&](int64_t r0, int64_t r1) {
+  pool.parallel_for(n_rows, kRowsStep, [&](int64_t g0, int64_t g1) {
     thread_local std::vector<char> work_buf;
-    g.gemm(n_in, w + static_cast<size_t>(r0) * w_row, w_row, r1 - r0, packed, n_tokens, y + r0, n_out,
-           thread_buffer(work_buf, g.work_bytes(n_in)));
+    char* work = thread_buffer(work_buf, g.work_bytes(n_in));
+    for_part_rows(parts, g0, g1, [&](const MatmulOut& part, int64_t r0, int64_t r1) {
+      g.gemm(n_in, static_cast<const char*>(part.w) + static_cast<size_t>(r0) * w_row, w_row, r1 - r0, packed,
+             n_tokens, part.y + r0, part.n_out, work);
+    });
   });
 }
 
@@ -88,7 +105,15 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, const char* w, size_t w_row
 
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tokens, float* y) {
-  if (n_out <= 0 || n_tokens <= 0) return;
+  const MatmulOut part{w, n_out, y};
+  matmul(kt, pool, wtype, std::span<const MatmulOut>(&part, 1), n_in, x, n_tokens);
+}
+
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts, int64_t n_in,
+            const float* x, int64_t n_tokens) {
+  int64_t n_rows = 0;  // of all parts together
+  for (const MatmulOut& part : parts) n_rows += part.n_out;
+  if (n_rows <= 0 || n_tokens <= 0) return;
   const DType atype = activation_type(wtype);
   const VecDotFn vec_dot = kt.vec_dot[static_cast<size_t>(wtype)];
   const QuantizeRowFn quantize = kt.quantize_act[static_cast<size_t>(atype)];
@@ -115,36 +140,37 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
     xq = q;
   }
 
-  const char* wb = static_cast<const char*>(w);
   const size_t wr = *w_row, ar = *a_row;
   const GemmFns& gemm = kt.gemm[static_cast<size_t>(wtype)];
   if (gemm.gemm != nullptr && n_tokens >= kGemmMinTokens) {
-    matmul_gemm(gemm, pool, wb, wr, n_out, n_in, xq, ar, n_tokens, y);
+    matmul_gemm(gemm, pool, parts, n_rows, wr, n_in, xq, ar, n_tokens);
     return;
   }
   const VecDotRowsFn vec_dot_rows = kt.vec_dot_rows[static_cast<size_t>(wtype)];
-  auto rows = [&](int64_t r0, int64_t r1) {
+  auto part_rows = [&](const MatmulOut& part, int64_t r0, int64_t r1) {
+    const char* wb = static_cast<const char*>(part.w);
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
       if (vec_dot_rows != nullptr) {
         for (int64_t t = t0; t < t1; ++t)
           vec_dot_rows(n_in, wb + static_cast<size_t>(r0) * wr, wr, r1 - r0, xq + static_cast<size_t>(t) * ar,
-                       y + t * n_out + r0);
+                       part.y + t * part.n_out + r0);
         continue;
       }
       for (int64_t r = r0; r < r1; ++r) {
         const char* wrow = wb + static_cast<size_t>(r) * wr;
         for (int64_t t = t0; t < t1; ++t)
-          vec_dot(n_in, wrow, xq + static_cast<size_t>(t) * ar, &y[t * n_out + r]);
+          vec_dot(n_in, wrow, xq + static_cast<size_t>(t) * ar, &part.y[t * part.n_out + r]);
       }
     }
   };
-  if (n_out * n_in * n_tokens < kParallelMinMacs) {
-    rows(0, n_out);
+  auto rows = [&](int64_t g0, int64_t g1) { for_part_rows(parts, g0, g1, part_rows); };
+  if (n_rows * n_in * n_tokens < kParallelMinMacs) {
+    rows(0, n_rows);
   } else if (vec_dot_rows != nullptr && n_tokens == 1) {
-    pool.parallel_for(n_out, rows_kernel_grain(n_out, pool.size()), rows);
+    pool.parallel_for(n_rows, rows_kernel_grain(n_rows, pool.size()), rows);
   } else {
-    pool.parallel_for(n_out, row_grain(n_out, n_tokens, pool.size()), rows);
+    pool.parallel_for(n_rows, row_grain(n_rows, n_tokens, pool.size()), rows);
   }
 }
 

@@ -64,9 +64,9 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     const DecoderLayer& l = layers_[il];
     nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
     c.emit("attn_norm", il, h, n_tokens * E);
-    nn::linear(c, l.wq, h, n_tokens, q);
-    nn::linear(c, l.wk, h, n_tokens, k);
-    nn::linear(c, l.wv, h, n_tokens, v);
+    const nn::Weight* const qkv_w[] = {&l.wq, &l.wk, &l.wv};
+    float* const qkv_y[] = {q, k, v};
+    nn::linear(c, qkv_w, h, n_tokens, qkv_y);
     if (!l.bq.empty()) nn::add_bias(q, l.bq.data(), q_dim, n_tokens);
     if (!l.bk.empty()) nn::add_bias(k, l.bk.data(), kv_dim, n_tokens);
     if (!l.bv.empty()) nn::add_bias(v, l.bv.data(), kv_dim, n_tokens);
@@ -83,8 +83,9 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
 
     c.emit("attn_out", il, x, n_tokens * E);
     nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
-    nn::linear(c, l.w_gate, h, n_tokens, gate);
-    nn::linear(c, l.w_up, h, n_tokens, up);
+    const nn::Weight* const ffn_w[] = {&l.w_gate, &l.w_up};
+    float* const ffn_y[] = {gate, up};
+    nn::linear(c, ffn_w, h, n_tokens, ffn_y);
     nn::swiglu_inplace(gate, up, n_tokens * F);
     c.emit("ffn_act", il, gate, n_tokens * F);
     nn::linear(c, l.w_down, gate, n_tokens, h);

@@ -112,9 +112,9 @@ class Gemma final : public Model {
 
       nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
       c.emit("attn_norm", il, h, n_tokens * E);
-      nn::linear(c, l.wq, h, n_tokens, q);
-      nn::linear(c, l.wk, h, n_tokens, k);
-      nn::linear(c, l.wv, h, n_tokens, v);
+      const nn::Weight* const qkv_w[] = {&l.wq, &l.wk, &l.wv};
+      float* const qkv_y[] = {q, k, v};
+      nn::linear(c, qkv_w, h, n_tokens, qkv_y);
       if (cfg_.qk_norm) {  // each head's row on its own
         nn::rms_norm(q, l.attn_q_norm.data(), hd, n_tokens * hp_.n_head, hp_.rms_eps, q);
         nn::rms_norm(k, l.attn_k_norm.data(), hd, n_tokens * hp_.n_head_kv, hp_.rms_eps, k);
@@ -132,8 +132,9 @@ class Gemma final : public Model {
       c.emit("attn_out", il, x, n_tokens * E);
 
       nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
-      nn::linear(c, l.w_gate, h, n_tokens, gate);
-      nn::linear(c, l.w_up, h, n_tokens, up);
+      const nn::Weight* const ffn_w[] = {&l.w_gate, &l.w_up};
+      float* const ffn_y[] = {gate, up};
+      nn::linear(c, ffn_w, h, n_tokens, ffn_y);
       nn::geglu_inplace(gate, up, n_tokens * F);
       c.emit("ffn_act", il, gate, n_tokens * F);
       nn::linear(c, l.w_down, gate, n_tokens, h);

@@ -11,6 +11,22 @@ void linear(const Compute& c, const Weight& w, const float* x, int64_t n_tokens,
   kernels::matmul(c.kt, c.pool, w.type, w.data, w.n_out, w.n_in, x, n_tokens, y);
 }
 
+void linear(const Compute& c, std::span<const Weight* const> ws, const float* x, int64_t n_tokens,
+            std::span<float* const> ys) {
+  assert(ws.size() == ys.size() && !ws.empty());
+  constexpr size_t kMaxParts = 4;
+  bool same = ws.size() <= kMaxParts;
+  for (const Weight* w : ws) same = same && w->type == ws[0]->type && w->n_in == ws[0]->n_in;
+  if (!same) {
+    for (size_t i = 0; i < ws.size(); ++i) linear(c, *ws[i], x, n_tokens, ys[i]);
+    return;
+  }
+  kernels::MatmulOut parts[kMaxParts];
+  for (size_t i = 0; i < ws.size(); ++i) parts[i] = {ws[i]->data, ws[i]->n_out, ys[i]};
+  kernels::matmul(c.kt, c.pool, ws[0]->type, std::span<const kernels::MatmulOut>(parts, ws.size()), ws[0]->n_in, x,
+                  n_tokens);
+}
+
 void rms_norm(const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps, float* out) {
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xr = x + t * n;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "kv/kv_cache.h"
 #include "nn/compute.h"
@@ -12,6 +13,12 @@ namespace minnow::nn {
 
 // y[t] = W x[t].  x: [n_tokens][w.n_in], y: [n_tokens][w.n_out]
 void linear(const Compute& c, const Weight& w, const float* x, int64_t n_tokens, float* y);
+
+// ys[i][t] = ws[i] x[t] for matrices with the same input (q, k and v; gate and up). When their
+// types agree, the input is quantized once and one parallel loop covers all their rows (half
+// the pool round trips of decoding a token); the results are linear()'s, bit for bit.
+void linear(const Compute& c, std::span<const Weight* const> ws, const float* x, int64_t n_tokens,
+            std::span<float* const> ys);
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight.  x, out: [n_tokens][n]; may alias.
 void rms_norm(const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps, float* out);

@@ -1,6 +1,7 @@
-// matmul on every ISA and weight type: bitwise the same for 1, 2 and 3 threads and for a token
-// computed alone or inside a batch (each output is one vec_dot call), and within a derived
-// bound of a naive float64 product of the dequantized weights with the unquantized inputs.
+// matmul on every ISA and weight type: bitwise the same for 1, 2 and 3 threads, for a token
+// computed alone or inside a batch, and for a matrix alone or one of several sharing the input
+// (each output is one vec_dot call or bit-identical to one), and within a derived bound of a
+// naive float64 product of the dequantized weights with the unquantized inputs.
 //
 // Bound. matmul quantizes each activation block (32 or 256 values, largest magnitude A) to
 // a_i with |a_i - x_i| <= e = A * (1/254 + 2^-11): half a step of d = A/127, plus d's fp16
@@ -119,6 +120,39 @@ TEST_P(MatmulTest, DeterministicAndNearNaive) {
         }
       }
       RecordProperty("worst_error_over_tolerance_" + where, std::to_string(worst));
+    }
+  }
+}
+
+TEST_P(MatmulTest, SharedInputPartsEqualSeparateProducts) {
+  const auto [isa, wt] = GetParam();
+  if (!isa_available(isa)) GTEST_SKIP() << isa_name(isa) << " not available on this CPU";
+  const KernelTable& kt = table(isa);
+  const int64_t n_in = row_length(wt);
+  std::mt19937 rng(7u + static_cast<unsigned>(wt));
+  ThreadPool pool(2);
+  // Part sizes off the 16-row steps, so chunks straddle parts.
+  const int64_t n_outs[] = {37, 16, 200};
+  std::vector<std::vector<uint8_t>> ws;
+  for (int64_t n_out : n_outs) {
+    std::vector<uint8_t> w;
+    for (int64_t r = 0; r < n_out; ++r) {
+      const std::vector<uint8_t> row = quantized_row(rng, wt, n_in);
+      w.insert(w.end(), row.begin(), row.end());
+    }
+    ws.push_back(std::move(w));
+  }
+  for (int64_t n_tokens : {1, 5, 40}) {
+    const std::vector<float> x = random_floats(rng, n_in * n_tokens);
+    std::vector<std::vector<float>> ys;
+    std::vector<MatmulOut> parts;
+    for (size_t i = 0; i < ws.size(); ++i) ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), std::nanf(""));
+    for (size_t i = 0; i < ws.size(); ++i) parts.push_back({ws[i].data(), n_outs[i], ys[i].data()});
+    matmul(kt, pool, wt, parts, n_in, x.data(), n_tokens);
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const std::vector<float> alone = run(kt, pool, wt, ws[i], n_outs[i], n_in, x.data(), n_tokens);
+      EXPECT_EQ(std::memcmp(alone.data(), ys[i].data(), alone.size() * sizeof(float)), 0)
+          << "part " << i << " n_tokens=" << n_tokens;
     }
   }
 }
