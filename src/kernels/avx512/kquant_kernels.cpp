@@ -16,9 +16,12 @@
 namespace minnow::kernels::avx512 {
 namespace {
 
-struct Ints {
-  int32_t sumi = 0;  // sum over sub-blocks of scale * (q . q8)
-  int32_t summ = 0;  // sum over sub-blocks of min * (sum of q8), q4_k/q5_k only
+// A super-block's integer sums before their final horizontal adds: sumi (sum over sub-blocks of
+// scale * (q . q8)) spread over 16 int32 lanes, and summ (sum over sub-blocks of min * (sum of
+// q8), q4_k/q5_k only) over 4. Exact in any order (bounds beside each kernel).
+struct Partial {
+  __m512i sumi;
+  __m128i summ;
 };
 
 // The 12 packed scale bytes of q4_k/q5_k -> 16 bytes: sc[0..7] then m[0..7], each 6 bits.
@@ -34,43 +37,49 @@ inline __m128i unpack_scales_mins(const uint8_t* scales) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
 }
 
-// sum_s m[s] * (bsums[2s] + bsums[2s+1]) over the 8 sub-blocks of 32.
-inline int32_t mins_dot_bsums(__m128i scales_mins, const int16_t* bsums) {
-  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-  const __m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins));
-  __m128i prod = _mm_madd_epi16(mins, pair_sums);
-  prod = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
-  prod = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, 0xb1));
-  return _mm_cvtsi128_si32(prod);
+// Index vectors for vpermw: int16 lanes 0-15 <- scale i, 16-31 <- scale i + 1 (kPairIdx[c]:
+// i = 2c, the two sub-blocks of a q4_k/q5_k chunk); lanes 8k..8k+7 <- scale i + k
+// (kQuadIdx[j]: i = 4j, four 16-element sub-blocks of q6_k).
+constexpr int16_t pair_idx(int c, int lane) {
+  return static_cast<int16_t>(2 * c + (lane >= 16));
+}
+constexpr int16_t quad_idx(int j, int lane) {
+  return static_cast<int16_t>(4 * j + lane / 8);
+}
+template <int16_t (*F)(int, int)>
+struct IdxTable {
+  alignas(64) int16_t v[4][32];
+  constexpr IdxTable() : v() {
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) v[c][l] = F(c, l);
+  }
+};
+constexpr IdxTable<pair_idx> kPairIdx;
+constexpr IdxTable<quad_idx> kQuadIdx;
+
+inline __m512i load_idx(const int16_t* p) {
+  return _mm512_load_si512(p);
 }
 
-// int16 lanes 0-15 = v16[i], lanes 16-31 = v16[i + 1] (v16: sixteen int16 in the low half).
-inline __m512i scale_pair(__m512i v16, int i) {
-  const __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(i)),
-                                         _mm256_set1_epi16(static_cast<int16_t>(i + 1)), 1);
-  return _mm512_permutexvar_epi16(idx, v16);
-}
-
-// int16 lanes 8k..8k+7 = v16[i + k], k < 4: the scales of four 16-element sub-blocks.
-inline __m512i scale_quad(__m512i v16, int i) {
-  const __m512i idx = _mm512_setr_epi64(0x0001000100010001LL * i, 0x0001000100010001LL * i,
-                                        0x0001000100010001LL * (i + 1), 0x0001000100010001LL * (i + 1),
-                                        0x0001000100010001LL * (i + 2), 0x0001000100010001LL * (i + 2),
-                                        0x0001000100010001LL * (i + 3), 0x0001000100010001LL * (i + 3));
-  return _mm512_permutexvar_epi16(idx, v16);
-}
-
-// The 4 x 64 activation bytes of a q8_k block.
+// The activation side of a super-block, shared by every row: 4 x 64 bytes of q8 and the 8 sums
+// of 32 (pairs of bsums, for the mins).
 struct Act {
   __m512i q[4];
+  __m128i pair_sums;
   explicit Act(const BlockQ8_K& y) {
     for (int i = 0; i < 4; ++i) q[i] = _mm512_loadu_si512(y.qs + 64 * i);
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
+    pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));  // <= 4064
   }
 };
 
+// mins . pair sums as 4 int32 lanes (8 u8 mins, 6 bits, in the high half of scales_mins).
+inline __m128i mins_partial(__m128i scales_mins, const Act& act) {
+  return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins)), act.pair_sums);
+}
+
 // q4_k: maddubs of u4 x s8 <= 2 * 15 * 127; madd with a 6-bit scale; |sumi| < 2^25 (scalar file).
-inline Ints q4_k_ints(const BlockQ4_K& x, const BlockQ8_K& y, const Act& act) {
+[[gnu::always_inline]] inline Partial q4_k_partial(const BlockQ4_K& x, const Act& act) {
   const __m128i sm = unpack_scales_mins(x.scales);
   const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
   const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -79,14 +88,15 @@ inline Ints q4_k_ints(const BlockQ4_K& x, const BlockQ8_K& y, const Act& act) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * c));
     const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
                                          _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), scale_pair(sc16, 2 * c)));
+    const __m512i sc = _mm512_permutexvar_epi16(load_idx(kPairIdx.v[c]), sc16);
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), sc));
   }
-  return {_mm512_reduce_add_epi32(acc), mins_dot_bsums(sm, y.bsums)};
+  return {acc, mins_partial(sm, act)};
 }
 
 // q5_k: as q4_k with the 5th bit (bit 2c of qh[l] for sub-block 2c, bit 2c + 1 for 2c + 1);
 // maddubs of u5 x s8 <= 2 * 31 * 127.
-inline Ints q5_k_ints(const BlockQ5_K& x, const BlockQ8_K& y, const Act& act) {
+[[gnu::always_inline]] inline Partial q5_k_partial(const BlockQ5_K& x, const Act& act) {
   const __m128i sm = unpack_scales_mins(x.scales);
   const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
   const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -100,16 +110,17 @@ inline Ints q5_k_ints(const BlockQ5_K& x, const BlockQ8_K& y, const Act& act) {
     const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
                                            _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
     z = _mm512_mask_add_epi8(z, _mm512_test_epi8_mask(qh, bit), z, sixteen);
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), scale_pair(sc16, 2 * c)));
+    const __m512i sc = _mm512_permutexvar_epi16(load_idx(kPairIdx.v[c]), sc16);
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), sc));
   }
-  return {_mm512_reduce_add_epi32(acc), mins_dot_bsums(sm, y.bsums)};
+  return {acc, mins_partial(sm, act)};
 }
 
 // q6_k: per half h, 64 bytes of ql give elements 128h + [0, 64) (low nibbles) and
 // 128h + [64, 128) (high nibbles); their 2 high bits sit in the 32 bytes of qh at bit pairs
 // (0, 2) and (4, 6) for the two 32-element halves of each. (q - 32) . q8 as maddubs(q, q8) -
 // maddubs(32, q8): each <= 2 * 63 * 127, the difference within int16; madd with int8 scales.
-inline Ints q6_k_ints(const BlockQ6_K& x, const Act& act) {
+[[gnu::always_inline]] inline Partial q6_k_partial(const BlockQ6_K& x, const Act& act) {
   const __m512i sc16 =
       _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))));
   const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
@@ -130,47 +141,65 @@ inline Ints q6_k_ints(const BlockQ6_K& x, const Act& act) {
     const __m512i y_lo = act.q[2 * h], y_hi = act.q[2 * h + 1];
     const __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), _mm512_maddubs_epi16(m32, y_lo));
     const __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), _mm512_maddubs_epi16(m32, y_hi));
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_lo, scale_quad(sc16, 8 * h)));
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_hi, scale_quad(sc16, 8 * h + 4)));
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_lo, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h]), sc16)));
+    acc = _mm512_add_epi32(acc,
+                           _mm512_madd_epi16(p_hi, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h + 1]), sc16)));
   }
-  return {_mm512_reduce_add_epi32(acc), 0};
+  return {acc, _mm_setzero_si128()};
 }
 
-// The reference's float steps for one super-block.
-inline void accumulate_dmin(float* sum, uint16_t d, uint16_t dmin, float d_a, Ints v) {
-  *sum += f16_to_f32(d) * d_a * static_cast<float>(v.sumi);
-  *sum -= f16_to_f32(dmin) * d_a * static_cast<float>(v.summ);
-}
-
+// Per type: W, partial(), whether the float step has the mins term, and where d (and dmin
+// after it) sit. The float step, in the scalar reference's order per super-block:
+//   sum += (d * d_a) * sumi;   sum -= (dmin * d_a) * summ   (q4_k, q5_k)
+//   sum += (d * d_a) * sumi                                 (q6_k)
 struct Q4K {
   using W = BlockQ4_K;
-  static void step(float* sum, const W& x, const BlockQ8_K& y, const Act& act) {
-    accumulate_dmin(sum, x.d, x.dmin, y.d, q4_k_ints(x, y, act));
-  }
+  static constexpr bool kMins = true;
+  static constexpr size_t kHead = offsetof(BlockQ4_K, d);
+  static Partial partial(const W& x, const Act& act) { return q4_k_partial(x, act); }
 };
 struct Q5K {
   using W = BlockQ5_K;
-  static void step(float* sum, const W& x, const BlockQ8_K& y, const Act& act) {
-    accumulate_dmin(sum, x.d, x.dmin, y.d, q5_k_ints(x, y, act));
-  }
+  static constexpr bool kMins = true;
+  static constexpr size_t kHead = offsetof(BlockQ5_K, d);
+  static Partial partial(const W& x, const Act& act) { return q5_k_partial(x, act); }
 };
 struct Q6K {
   using W = BlockQ6_K;
-  static void step(float* sum, const W& x, const BlockQ8_K& y, const Act& act) {
-    *sum += f16_to_f32(x.d) * y.d * static_cast<float>(q6_k_ints(x, act).sumi);
-  }
+  static constexpr bool kMins = false;
+  static constexpr size_t kHead = offsetof(BlockQ6_K, d);
+  static Partial partial(const W& x, const Act& act) { return q6_k_partial(x, act); }
 };
+
+inline int32_t hsum_i32x4(__m128i v) {
+  v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+  return _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1)));
+}
 
 template <class T>
 void dot_one(int64_t n, const void* w, const void* a, float* out) {
   const auto* x = static_cast<const typename T::W*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
   float sum = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) T::step(&sum, x[b], y[b], Act(y[b]));
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const Partial p = T::partial(x[b], Act(y[b]));
+    uint16_t h[2];
+    std::memcpy(h, reinterpret_cast<const char*>(&x[b]) + T::kHead, T::kMins ? 4 : 2);
+    sum += f16_to_f32(h[0]) * y[b].d * static_cast<float>(_mm512_reduce_add_epi32(p.sumi));
+    if constexpr (T::kMins) sum -= f16_to_f32(h[1]) * y[b].d * static_cast<float>(hsum_i32x4(p.summ));
+  }
   *out = sum;
 }
 
-// Four rows at a time share each activation load; their float chains are independent.
+// Four vectors of 4 int32 partials -> lane r = the total of vector r.
+inline __m128i reduce_4x4_i32(__m128i a0, __m128i a1, __m128i a2, __m128i a3) {
+  const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(a0, a1), _mm_unpackhi_epi32(a0, a1));
+  const __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(a2, a3), _mm_unpackhi_epi32(a2, a3));
+  return _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+}
+
+// Four rows at a time: the activation side is loaded once, the horizontal adds are shared, and
+// lane r of a 4-lane float vector runs row r's chain of the reference's float steps.
 template <class T>
 void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
   using W = typename T::W;
@@ -181,12 +210,33 @@ void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   for (; r + 4 <= n_rows; r += 4) {
     const W* x[4];
     for (int i = 0; i < 4; ++i) x[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r + i) * w_stride);
-    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    __m128 sum = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const Act act(y[b]);
-      for (int i = 0; i < 4; ++i) T::step(&sum[i], x[i][b], y[b], act);
+      Partial p[4];
+      int32_t head[4] = {0, 0, 0, 0};  // d | dmin << 16 (q6_k: d only; its block ends there)
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        p[i] = T::partial(x[i][b], act);
+        std::memcpy(&head[i], reinterpret_cast<const char*>(&x[i][b]) + T::kHead, T::kMins ? 4 : 2);
+      }
+      // sumi: 4 x 16 lanes -> 4 x 4 (lane k of row r: its 128-bit lane k) -> 4
+      const __m512i f = reduce_4x4(p[0].sumi, p[1].sumi, p[2].sumi, p[3].sumi);  // lane 4k + r
+      const __m256i f2 = _mm256_add_epi32(_mm512_castsi512_si256(f), _mm512_extracti64x4_epi64(f, 1));
+      const __m128i sumi = _mm_add_epi32(_mm256_castsi256_si128(f2), _mm256_extracti128_si256(f2, 1));
+      const __m128i hv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(head));
+      const __m128 dy = _mm_set1_ps(y[b].d);
+      const __m128i d_lo = _mm_and_si128(hv, _mm_set1_epi32(0xffff));
+      const __m128 d = _mm_cvtph_ps(_mm_packus_epi32(d_lo, d_lo));
+      sum = _mm_add_ps(sum, _mm_mul_ps(_mm_mul_ps(d, dy), _mm_cvtepi32_ps(sumi)));
+      if constexpr (T::kMins) {
+        const __m128i summ = reduce_4x4_i32(p[0].summ, p[1].summ, p[2].summ, p[3].summ);
+        const __m128i m_hi = _mm_srli_epi32(hv, 16);
+        const __m128 dmin = _mm_cvtph_ps(_mm_packus_epi32(m_hi, m_hi));
+        sum = _mm_sub_ps(sum, _mm_mul_ps(_mm_mul_ps(dmin, dy), _mm_cvtepi32_ps(summ)));
+      }
     }
-    for (int i = 0; i < 4; ++i) out[r + i] = sum[i];
+    _mm_storeu_ps(out + r, sum);
   }
   for (; r < n_rows; ++r) dot_one<T>(n, base + static_cast<size_t>(r) * w_stride, a, out + r);
 }
