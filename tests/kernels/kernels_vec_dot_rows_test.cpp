@@ -2,7 +2,8 @@
 // ISA's vec_dot of its row bit for bit (so matmul's results do not depend on which of the two
 // ran), and the scalar reference's where the ISA promises that (bit_identical_to_scalar); for
 // row counts around the kernels' 4- and 16-row steps, padded row strides, and the weight
-// bytes and activations of the vec_dot test; nothing past n_rows is written.
+// bytes and activations of the vec_dot test (saturated ones for odd row counts); nothing past
+// n_rows is written.
 #include <cstring>
 #include <random>
 #include <string>
@@ -38,7 +39,9 @@ TEST_P(VecDotRowsTest, EachRowEqualsVecDot) {
           const std::vector<uint8_t> wr = r % 2 ? quantized_row(rng, wt, n) : random_bytes_row(rng, wt, n);
           std::memcpy(w.data() + static_cast<size_t>(r) * stride, wr.data(), row);
         }
-        const std::vector<float> x = random_floats(rng, n);
+        std::vector<float> x = random_floats(rng, n);
+        if (n_rows % 2 == 1)  // every |q8| = 127: the integer paths' worst case
+          for (auto& v : x) v = v < 0 ? -1.0f : 1.0f;
         const std::vector<uint8_t> act = quantize_activations(wt, x.data(), n);
         std::vector<float> out(static_cast<size_t>(n_rows) + 4, -7.0f);  // 4 guard floats
         rows_fn(n, w.data(), stride, n_rows, act.data(), out.data());

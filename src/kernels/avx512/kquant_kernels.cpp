@@ -64,10 +64,16 @@ inline __m512i load_idx(const int16_t* p) {
 // The activation side of a super-block, shared by every row: 4 x 64 bytes of q8 and the 8 sums
 // of 32 (pairs of bsums, for the mins).
 struct Act {
-  __m512i q[4];
+  __m512i q[4];      // elements [64i, 64i + 64)
+  __m512i split[4];  // q4_k/q5_k order: elements [32i', +32) and [32i' + 64, +32), i' = 64(i/2) + i%2
   __m128i pair_sums;
   explicit Act(const BlockQ8_K& y) {
     for (int i = 0; i < 4; ++i) q[i] = _mm512_loadu_si512(y.qs + 64 * i);
+    for (int i = 0; i < 4; ++i) {
+      const int8_t* p = y.qs + 128 * (i / 2) + 32 * (i % 2);
+      split[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64)), 1);
+    }
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
     pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));  // <= 4064
   }
@@ -78,42 +84,55 @@ inline __m128i mins_partial(__m128i scales_mins, const Act& act) {
   return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins)), act.pair_sums);
 }
 
-// q4_k: maddubs of u4 x s8 <= 2 * 15 * 127; madd with a 6-bit scale; |sumi| < 2^25 (scalar file).
-[[gnu::always_inline]] inline Partial q4_k_partial(const BlockQ4_K& x, const Act& act) {
-  const __m128i sm = unpack_scales_mins(x.scales);
-  const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  __m512i acc = _mm512_setzero_si512();
-  for (int c = 0; c < 4; ++c) {
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * c));
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
-                                         _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
-    const __m512i sc = _mm512_permutexvar_epi16(load_idx(kPairIdx.v[c]), sc16);
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), sc));
-  }
-  return {acc, mins_partial(sm, act)};
+// q4_k and q5_k. 64 bytes of qs hold chunks c and c + 1: low nibbles = sub-blocks 2c (bytes
+// 0-31) and 2c + 2 (32-63), high nibbles 2c + 1 and 2c + 3; Act::split orders the activations
+// to match. vpdpbusd gives 4-product sums; reduce_4x4 of the four registers leaves in lane
+// 4k + j the sum over 128-bit lane k of register j, 16 products of one sub-block, which is then
+// multiplied by that sub-block's scale: for q4_k |sum| <= 16 * 15 * 127 < 2^15, so vpmaddwd
+// with the scale in the low half of each lane is exact; q5_k's sums reach 16 * 31 * 127 and
+// take vpmulld. Sub-block of lane 4k + j: 4(j / 2) + j % 2 + 2(k / 2). |sumi| < 2^26.
+inline __m512i k_scales_by_lane(__m128i scales_mins) {
+  const __m512i sc32 = _mm512_cvtepu8_epi32(scales_mins);  // sc[0..7], m[0..7]
+  const __m512i idx = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
+  return _mm512_permutexvar_epi32(idx, sc32);
 }
 
-// q5_k: as q4_k with the 5th bit (bit 2c of qh[l] for sub-block 2c, bit 2c + 1 for 2c + 1);
-// maddubs of u5 x s8 <= 2 * 31 * 127.
-[[gnu::always_inline]] inline Partial q5_k_partial(const BlockQ5_K& x, const Act& act) {
-  const __m128i sm = unpack_scales_mins(x.scales);
-  const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qh)));
-  const __m512i sixteen = _mm512_set1_epi8(0x10);
-  __m512i acc = _mm512_setzero_si512();
-  for (int c = 0; c < 4; ++c) {
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * c));
-    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
-                                   _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
-    const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
-                                           _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
-    z = _mm512_mask_add_epi8(z, _mm512_test_epi8_mask(qh, bit), z, sixteen);
-    const __m512i sc = _mm512_permutexvar_epi16(load_idx(kPairIdx.v[c]), sc16);
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(z, act.q[c]), sc));
+template <bool kFifth>
+[[gnu::always_inline]] inline Partial q45_k_partial(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales,
+                                                    const Act& act) {
+  const __m128i sm = unpack_scales_mins(scales);
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  __m512i z[4];
+  for (int h = 0; h < 2; ++h) {
+    const __m512i v = _mm512_loadu_si512(qs + 64 * h);
+    z[2 * h] = _mm512_and_si512(v, m4);
+    z[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
   }
-  return {acc, mins_partial(sm, act)};
+  if constexpr (kFifth) {
+    // 5th bits: sub-block s takes bit s of qh[l]; register j holds sub-blocks j' and j' + 2,
+    // j' = 4(j / 2) + j % 2.
+    const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)));
+    const __m512i sixteen = _mm512_set1_epi8(0x10);
+    for (int j = 0; j < 4; ++j) {
+      const int s0 = 4 * (j / 2) + j % 2;
+      const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << s0)),
+                                             _mm256_set1_epi8(static_cast<char>(1 << (s0 + 2))), 1);
+      z[j] = _mm512_mask_add_epi8(z[j], _mm512_test_epi8_mask(hb, bit), z[j], sixteen);
+    }
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i sums = reduce_4x4(_mm512_dpbusd_epi32(zero, z[0], act.split[0]), _mm512_dpbusd_epi32(zero, z[1], act.split[1]),
+                                  _mm512_dpbusd_epi32(zero, z[2], act.split[2]), _mm512_dpbusd_epi32(zero, z[3], act.split[3]));
+  const __m512i scaled = kFifth ? _mm512_mullo_epi32(sums, k_scales_by_lane(sm))
+                                : _mm512_madd_epi16(sums, k_scales_by_lane(sm));
+  return {scaled, mins_partial(sm, act)};
+}
+
+inline Partial q4_k_partial(const BlockQ4_K& x, const Act& act) {
+  return q45_k_partial<false>(x.qs, nullptr, x.scales, act);
+}
+inline Partial q5_k_partial(const BlockQ5_K& x, const Act& act) {
+  return q45_k_partial<true>(x.qs, x.qh, x.scales, act);
 }
 
 // q6_k: per half h, 64 bytes of ql give elements 128h + [0, 64) (low nibbles) and
