@@ -192,9 +192,12 @@ inline __m512i broadcast_dword(const int8_t* p) {
 template <class T>
 [[gnu::always_inline]] inline void row_step(const __m512i* act, __m512 dy, __m512 sy, const int8_t* q, const int32_t* start,
                      const float* d, const float* m, __m512& sum) {
-  __m512i acc = _mm512_set1_epi32(*start);
-  for (int g = 0; g < 8; ++g) acc = _mm512_dpbusd_epi32(acc, act[g], broadcast_dword(q + 4 * g));
-  sum = _mm512_add_ps(sum, T::term(_mm512_cvtepi32_ps(acc), d, m, dy, sy));
+  __m512i acc0 = _mm512_set1_epi32(*start), acc1 = _mm512_setzero_si512();
+  for (int g = 0; g < 8; g += 2) {
+    acc0 = _mm512_dpbusd_epi32(acc0, act[g], broadcast_dword(q + 4 * g));
+    acc1 = _mm512_dpbusd_epi32(acc1, act[g + 1], broadcast_dword(q + 4 * g + 4));
+  }
+  sum = _mm512_add_ps(sum, T::term(_mm512_cvtepi32_ps(_mm512_add_epi32(acc0, acc1)), d, m, dy, sy));
 }
 
 template <class T, size_t... R>
