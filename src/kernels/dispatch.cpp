@@ -148,6 +148,7 @@ KernelTable make_avx512() {
   t.dot_f16_f32 = avx512::dot_f16_f32;
   t.axpy_f16 = avx512::axpy_f16;
   t.f32_to_f16 = avx512::f32_to_f16;
+  t.softmax_scaled = avx512::softmax_scaled;
   t.attn_scores_f16 = avx512::attn_scores_f16;
   t.attn_values_f16 = avx512::attn_values_f16;
   t.attn_scores_f32 = avx512::attn_scores_f32;

@@ -84,6 +84,9 @@ struct KernelTable {
   float (*dot_f16_f32)(int64_t n, const uint16_t* x, const float* y);
   void (*axpy_f16)(int64_t n, float a, const uint16_t* x, float* y);
   void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n);
+  // The attention softmax, in place: x[j] <- e^(scale x[j] - m) / sum_k e^(scale x[k] - m),
+  // m the largest scale x[k], n > 0. nullptr: nn's scalar loop with std::exp.
+  void (*softmax_scaled)(float* x, int64_t n, float scale);
   // Grouped attention (above); nullptr: attention runs dot_f16_f32 / axpy_f16 (or the f32
   // helpers) head by head.
   AttnScoresFn<uint16_t> attn_scores_f16;

@@ -106,7 +106,11 @@ void kv_store(const Compute& c, KvCache& cache, int layer, const float* k, const
 namespace {
 
 // Scale (and soft-cap) n raw scores, then softmax them in place: probabilities that sum to 1.
-void softmax_scores(const AttentionParams& p, float* scores, int n) {
+void softmax_scores(const kernels::KernelTable& kt, const AttentionParams& p, float* scores, int n) {
+  if (p.softcap <= 0 && kt.softmax_scaled != nullptr) {
+    kt.softmax_scaled(scores, n, p.scale);
+    return;
+  }
   float mx = -INFINITY;
   for (int j = 0; j < n; ++j) {
     const float s = scores[j];
@@ -151,7 +155,7 @@ void attention_per_head(const Compute& c, const AttentionParams& p, const KvCach
         scores[j] = f16 ? kt.dot_f16_f32(hd, reinterpret_cast<const uint16_t*>(kr) + kvh * hd, qh)
                         : kt.dot_f32(hd, reinterpret_cast<const float*>(kr) + kvh * hd, qh);
       }
-      softmax_scores(p, scores.data(), n_keys);
+      softmax_scores(kt, p, scores.data(), n_keys);
       std::fill(oh, oh + hd, 0.0f);
       for (int j = 0; j < n_keys; ++j) {
         const uint8_t* vr = cache.v_row(layer, first + j);
@@ -203,7 +207,8 @@ void attention_grouped(const Compute& c, const AttentionParams& p, const KvCache
         scores_fn(hd, per_task, qh, hd, reinterpret_cast<const E*>(cache.k_row(layer, pos)) + kvh * hd, kv_dim, len,
                   scores.data() + j, n_keys);
       });
-      for (int i = 0; i < per_task; ++i) softmax_scores(p, scores.data() + static_cast<size_t>(i) * n_keys, n_keys);
+      for (int i = 0; i < per_task; ++i)
+        softmax_scores(c.kt, p, scores.data() + static_cast<size_t>(i) * n_keys, n_keys);
       std::fill(oh, oh + static_cast<int64_t>(per_task) * hd, 0.0f);
       for_each_run([&](int pos, int j, int len) {
         values_fn(hd, per_task, scores.data() + j, n_keys,

@@ -167,6 +167,38 @@ TEST_P(HelpersTest, ToFloatMatchesReference) {
   }
 }
 
+// softmax_scaled against a float64 softmax of the same scaled inputs. Error: scale x is rounded
+// (u |s|), s - m once more (u |s - m|); exp turns an absolute error a in its argument into a
+// relative one of about a, and adds its own few ulps; the double sum and the final multiply
+// add ~2u. So |p - exact| <= p (u (|s| + |s - m|) + 8u), tested with a factor 2.
+TEST_P(HelpersTest, SoftmaxScaled) {
+  if (kt().softmax_scaled == nullptr) GTEST_SKIP() << isa_name(GetParam()) << " has no softmax kernel";
+  std::mt19937 rng(11);
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{100}, int64_t{1000}}) {
+    for (float spread : {1.0f, 30.0f}) {  // 30: most probabilities underflow toward 0
+      std::vector<float> x = random_floats(rng, n, spread);
+      const float scale = 0.125f;
+      std::vector<double> s(static_cast<size_t>(n));
+      double mx = -INFINITY;
+      for (int64_t j = 0; j < n; ++j) {
+        s[j] = static_cast<double>(x[j] * scale);
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(s[j] - mx);
+      std::vector<float> got(x.begin(), x.end());
+      got.resize(got.size() + kGuard, kSentinel);
+      kt().softmax_scaled(got.data(), n, scale);
+      for (int64_t j = 0; j < n; ++j) {
+        const double want = std::exp(s[j] - mx) / sum;
+        const double tol = 2 * want * (kU * (std::fabs(s[j]) + std::fabs(s[j] - mx)) + 8 * kU) + 1e-45;
+        EXPECT_NEAR(got[j], want, tol) << "n=" << n << " spread=" << spread << " j=" << j;
+      }
+      for (int g = 0; g < kGuard; ++g) EXPECT_EQ(got[n + g], kSentinel) << "softmax wrote past n=" << n;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, HelpersTest, ::testing::ValuesIn(all_isas()),
                          [](const ::testing::TestParamInfo<Isa>& i) {
                            return std::string(isa_name(i.param));

@@ -53,6 +53,9 @@ void axpy_f16(int64_t n, float a, const uint16_t* x, float* y);
 // Round-to-nearest-even like the scalar reference; NaN payloads may differ.
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 
+// Softmax of scale * x with an exp accurate to ~1 ulp (float_kernels.cpp); sums in double.
+void softmax_scaled(float* x, int64_t n, float scale);
+
 // Grouped attention over the KV cache (AttnScoresFn / AttnValuesFn).
 void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k, int64_t kv_stride,
                      int64_t n_keys, float* s, int64_t s_stride);
