@@ -92,18 +92,20 @@ void gemm_bench(benchmark::State& state, Isa isa, DType t) {
   const size_t a_row = *row_bytes(at, n);
   std::vector<uint8_t> a(a_row * n_tokens);
   const std::vector<float> x = random_floats(n * n_tokens, 2);
-  for (int64_t i = 0; i < n_tokens; ++i) table(isa).quantize_act[static_cast<size_t>(at)](x.data() + i * n, a.data() + i * a_row, n);
+  for (int64_t i = 0; i < n_tokens; ++i)
+    table(isa).quantize_act[static_cast<size_t>(at)](x.data() + i * n, a.data() + i * a_row, n);
   std::vector<uint8_t> packed(g.tile_bytes(n) * (n_tokens / kGemmTokens));
   for (int64_t i = 0; i < n_tokens / kGemmTokens; ++i)
-    g.pack_tile(n, a.data() + i * kGemmTokens * a_row, a_row, kGemmTokens, packed.data() + i * g.tile_bytes(n));
+    g.pack_tile(n, a.data() + i * kGemmTokens * a_row, a_row, kGemmTokens,
+                packed.data() + i * g.tile_bytes(n));
   std::vector<uint8_t> work(g.work_bytes(n));
   std::vector<float> y(n_rows * n_tokens);
   for (auto _ : state) {
     g.gemm(n, w.data(), row.size(), n_rows, packed.data(), n_tokens, y.data(), n_rows, work.data());
     benchmark::ClobberMemory();
   }
-  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * n * n_rows * n_tokens,
-                                               benchmark::Counter::kIsRate);
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
 }
 
 void quantize_bench(benchmark::State& state, Isa isa, DType at) {

@@ -59,7 +59,9 @@ void ThreadPool::run_chunks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    const auto work_or_stop = [&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); };
+    const auto work_or_stop = [&] {
+      return generation_.load(std::memory_order_acquire) != seen || stop_.load();
+    };
     if (!spin_until(work_or_stop)) {
       std::unique_lock<std::mutex> lk(mu_);
       // Seen by parallel_for after its generation bump (both seq_cst): either it sees a sleeper

@@ -133,7 +133,8 @@ KernelTable make_avx512() {
   t.vec_dot_rows[idx(DType::Q4_K)] = avx512::vec_dot_rows_q4_k_q8_k;
   t.vec_dot_rows[idx(DType::Q5_K)] = avx512::vec_dot_rows_q5_k_q8_k;
   t.vec_dot_rows[idx(DType::Q6_K)] = avx512::vec_dot_rows_q6_k_q8_k;
-  for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) t.gemm[idx(w)] = avx512::gemm_fns(w);
+  for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+    t.gemm[idx(w)] = avx512::gemm_fns(w);
 
   t.quantize_act[idx(DType::F16)] = avx512::quantize_row_f16;
   t.quantize_act[idx(DType::Q8_0)] = avx512::quantize_row_q8_0;
@@ -149,6 +150,7 @@ KernelTable make_avx512() {
   t.axpy_f16 = avx512::axpy_f16;
   t.f32_to_f16 = avx512::f32_to_f16;
   t.softmax_scaled = avx512::softmax_scaled;
+  t.swiglu = avx512::swiglu;
   t.attn_scores_f16 = avx512::attn_scores_f16;
   t.attn_values_f16 = avx512::attn_values_f16;
   t.attn_scores_f32 = avx512::attn_scores_f32;
@@ -252,8 +254,8 @@ Isa choose_isa(const char* requested) {
                 isa_name(best));
     return best;
   }
-  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512); using %s", requested,
-              isa_name(best));
+  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512); using %s",
+              requested, isa_name(best));
   return best;
 }
 

@@ -64,11 +64,11 @@ struct GemmFns {
 // Each output's arithmetic must not depend on n_q or on the other keys (batching invariance).
 constexpr int64_t kAttnMaxHeadDim = 512;
 template <class E>
-using AttnScoresFn = void (*)(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, int64_t kv_stride,
-                              int64_t n_keys, float* s, int64_t s_stride);
+using AttnScoresFn = void (*)(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k,
+                              int64_t kv_stride, int64_t n_keys, float* s, int64_t s_stride);
 template <class E>
-using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, int64_t kv_stride,
-                              int64_t n_keys, float* out, int64_t o_stride);
+using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v,
+                              int64_t kv_stride, int64_t n_keys, float* out, int64_t o_stride);
 
 struct KernelTable {
   Isa isa;
@@ -87,6 +87,8 @@ struct KernelTable {
   // The attention softmax, in place: x[j] <- e^(scale x[j] - m) / sum_k e^(scale x[k] - m),
   // m the largest scale x[k], n > 0. nullptr: nn's scalar loop with std::exp.
   void (*softmax_scaled)(float* x, int64_t n, float scale);
+  // SwiGLU in place: gate[i] <- gate[i] / (1 + e^-gate[i]) * up[i]. nullptr: nn's scalar loop.
+  void (*swiglu)(float* gate, const float* up, int64_t n);
   // Grouped attention (above); nullptr: attention runs dot_f16_f32 / axpy_f16 (or the f32
   // helpers) head by head.
   AttnScoresFn<uint16_t> attn_scores_f16;
@@ -112,8 +114,8 @@ const KernelTable& active();
 //   W: [n_out][n_in] rows of type wtype;  x: [n_tokens][n_in] f32;  y: [n_tokens][n_out] f32.
 // n_in must be a multiple of wtype's block size. Rows are split across the pool; every output
 // is one vec_dot call or bit-identical to one (vec_dot_rows), so results do not depend on the
-// thread count, nor on n_tokens (a row of a batch equals that token computed alone). Must not be called from inside a parallel_for on
-// the same pool (the pool is not reentrant).
+// thread count, nor on n_tokens (a row of a batch equals that token computed alone). Must not be called from
+// inside a parallel_for on the same pool (the pool is not reentrant).
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tokens, float* y);
 
@@ -123,9 +125,9 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
 struct MatmulOut {
   const void* w;  // [n_out][n_in] rows of the weight type
   int64_t n_out;
-  float* y;       // [n_tokens][n_out]
+  float* y;  // [n_tokens][n_out]
 };
-void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts, int64_t n_in,
-            const float* x, int64_t n_tokens);
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts,
+            int64_t n_in, const float* x, int64_t n_tokens);
 
 }  // namespace minnow::kernels

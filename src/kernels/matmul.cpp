@@ -78,8 +78,8 @@ void for_part_rows(std::span<const MatmulOut> parts, int64_t g0, int64_t g1, con
 
 // Prompt batches with a GEMM kernel: repack the quantized activations in tiles (in parallel),
 // then hand out 16-row chunks, each multiplied against every tile.
-void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows, size_t w_row,
-                 int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
+void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows,
+                 size_t w_row, int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
   const int64_t n_tiles = (n_tokens + kGemmTokens - 1) / kGemmTokens;
   const size_t tile = g.tile_bytes(n_in);
   thread_local std::vector<char> packed_buf;  // [n_tiles][tile] bytes
@@ -109,8 +109,8 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
   matmul(kt, pool, wtype, std::span<const MatmulOut>(&part, 1), n_in, x, n_tokens);
 }
 
-void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts, int64_t n_in,
-            const float* x, int64_t n_tokens) {
+void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts,
+            int64_t n_in, const float* x, int64_t n_tokens) {
   int64_t n_rows = 0;  // of all parts together
   for (const MatmulOut& part : parts) n_rows += part.n_out;
   if (n_rows <= 0 || n_tokens <= 0) return;

@@ -38,15 +38,16 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
   MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
   nn::Scratch own;  // used when the caller keeps no scratch
-  const auto [x, h, q, k, v, att, gate, up] = (c.scratch != nullptr ? *c.scratch : own)
-      .take<8>({n_tokens * E,        // x: [n_tokens][n_embd] residual stream
-                n_tokens * E,        // h: [n_tokens][n_embd] normed input of a block
-                n_tokens * q_dim,    // q: [n_tokens][n_head][head_dim]
-                n_tokens * kv_dim,   // k: [n_tokens][n_head_kv][head_dim]
-                n_tokens * kv_dim,   // v: [n_tokens][n_head_kv][head_dim]
-                n_tokens * q_dim,    // att: [n_tokens][n_head][head_dim]
-                n_tokens * F,        // gate: [n_tokens][n_ff]
-                n_tokens * F});      // up: [n_tokens][n_ff]
+  const auto [x, h, q, k, v, att, gate, up] =
+      (c.scratch != nullptr ? *c.scratch : own)
+          .take<8>({n_tokens * E,       // x: [n_tokens][n_embd] residual stream
+                    n_tokens * E,       // h: [n_tokens][n_embd] normed input of a block
+                    n_tokens * q_dim,   // q: [n_tokens][n_head][head_dim]
+                    n_tokens * kv_dim,  // k: [n_tokens][n_head_kv][head_dim]
+                    n_tokens * kv_dim,  // v: [n_tokens][n_head_kv][head_dim]
+                    n_tokens * q_dim,   // att: [n_tokens][n_head][head_dim]
+                    n_tokens * F,       // gate: [n_tokens][n_ff]
+                    n_tokens * F});     // up: [n_tokens][n_ff]
 
   const size_t embd_row = *row_bytes(tok_embd_.type, E);
   for (int64_t t = 0; t < n_tokens; ++t) {
@@ -58,6 +59,7 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
   const bool long_ctx = !rope_factors_long_.empty() && cache.n_ctx() > rope_long_after_;
   const std::vector<float>& factors = long_ctx ? rope_factors_long_ : rope_factors_;
   rope.freq_factors = factors.empty() ? nullptr : factors.data();
+  const nn::RopeAngles angles(rope, positions, n_tokens);
   nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
 
   for (int il = 0; il < hp_.n_layer; ++il) {
@@ -70,8 +72,8 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     if (!l.bq.empty()) nn::add_bias(q, l.bq.data(), q_dim, n_tokens);
     if (!l.bk.empty()) nn::add_bias(k, l.bk.data(), kv_dim, n_tokens);
     if (!l.bv.empty()) nn::add_bias(v, l.bv.data(), kv_dim, n_tokens);
-    nn::rope(rope, q, n_tokens, hp_.n_head, hd, positions);
-    nn::rope(rope, k, n_tokens, hp_.n_head_kv, hd, positions);
+    angles.rotate(q, hp_.n_head, hd);
+    angles.rotate(k, hp_.n_head_kv, hd);
     c.emit("q", il, q, n_tokens * q_dim);
     c.emit("k", il, k, n_tokens * kv_dim);
     c.emit("v", il, v, n_tokens * kv_dim);
@@ -86,7 +88,7 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     const nn::Weight* const ffn_w[] = {&l.w_gate, &l.w_up};
     float* const ffn_y[] = {gate, up};
     nn::linear(c, ffn_w, h, n_tokens, ffn_y);
-    nn::swiglu_inplace(gate, up, n_tokens * F);
+    nn::swiglu_inplace(c, gate, up, n_tokens * F);
     c.emit("ffn_act", il, gate, n_tokens * F);
     nn::linear(c, l.w_down, gate, n_tokens, h);
     nn::add_inplace(x, h, n_tokens * E);

@@ -84,15 +84,16 @@ class Gemma final : public Model {
     const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
     nn::Scratch own;  // used when the caller keeps no scratch
-    const auto [x, h, q, k, v, att, gate, up] = (c.scratch != nullptr ? *c.scratch : own)
-        .take<8>({n_tokens * E,        // x: [n_tokens][n_embd] residual stream
-                  n_tokens * E,        // h: [n_tokens][n_embd] normed input / output of a sub-block
-                  n_tokens * q_dim,    // q: [n_tokens][n_head][head_dim]
-                  n_tokens * kv_dim,   // k: [n_tokens][n_head_kv][head_dim]
-                  n_tokens * kv_dim,   // v: [n_tokens][n_head_kv][head_dim]
-                  n_tokens * q_dim,    // att: [n_tokens][n_head][head_dim]
-                  n_tokens * F,        // gate: [n_tokens][n_ff]
-                  n_tokens * F});      // up: [n_tokens][n_ff]
+    const auto [x, h, q, k, v, att, gate, up] =
+        (c.scratch != nullptr ? *c.scratch : own)
+            .take<8>({n_tokens * E,       // x: [n_tokens][n_embd] residual stream
+                      n_tokens * E,       // h: [n_tokens][n_embd] normed input / output of a sub-block
+                      n_tokens * q_dim,   // q: [n_tokens][n_head][head_dim]
+                      n_tokens * kv_dim,  // k: [n_tokens][n_head_kv][head_dim]
+                      n_tokens * kv_dim,  // v: [n_tokens][n_head_kv][head_dim]
+                      n_tokens * q_dim,   // att: [n_tokens][n_head][head_dim]
+                      n_tokens * F,       // gate: [n_tokens][n_ff]
+                      n_tokens * F});     // up: [n_tokens][n_ff]
 
     // Gemma multiplies the embeddings by sqrt(n_embd) (in f32, as the reference does).
     const float embd_scale = std::sqrt(static_cast<float>(E));
@@ -104,10 +105,12 @@ class Gemma final : public Model {
       for (int i = 0; i < E; ++i) xt[i] *= embd_scale;
     }
 
+    const nn::RopeAngles global_angles(hp_.rope, positions, n_tokens),
+        local_angles(cfg_.rope_local, positions, n_tokens);
     for (int il = 0; il < hp_.n_layer; ++il) {
       const Layer& l = layers_[il];
       const int window = hp_.layer_window.empty() ? 0 : hp_.layer_window[il];
-      const nn::RopeParams& rope = window > 0 ? cfg_.rope_local : hp_.rope;
+      const nn::RopeAngles& angles = window > 0 ? local_angles : global_angles;
       const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, cfg_.attn_scale, window, cfg_.attn_softcap};
 
       nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
@@ -119,8 +122,8 @@ class Gemma final : public Model {
         nn::rms_norm(q, l.attn_q_norm.data(), hd, n_tokens * hp_.n_head, hp_.rms_eps, q);
         nn::rms_norm(k, l.attn_k_norm.data(), hd, n_tokens * hp_.n_head_kv, hp_.rms_eps, k);
       }
-      nn::rope(rope, q, n_tokens, hp_.n_head, hd, positions);
-      nn::rope(rope, k, n_tokens, hp_.n_head_kv, hd, positions);
+      angles.rotate(q, hp_.n_head, hd);
+      angles.rotate(k, hp_.n_head_kv, hd);
       c.emit("q", il, q, n_tokens * q_dim);
       c.emit("k", il, k, n_tokens * kv_dim);
       c.emit("v", il, v, n_tokens * kv_dim);

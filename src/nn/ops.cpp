@@ -23,8 +23,8 @@ void linear(const Compute& c, std::span<const Weight* const> ws, const float* x,
   }
   kernels::MatmulOut parts[kMaxParts];
   for (size_t i = 0; i < ws.size(); ++i) parts[i] = {ws[i]->data, ws[i]->n_out, ys[i]};
-  kernels::matmul(c.kt, c.pool, ws[0]->type, std::span<const kernels::MatmulOut>(parts, ws.size()), ws[0]->n_in, x,
-                  n_tokens);
+  kernels::matmul(c.kt, c.pool, ws[0]->type, std::span<const kernels::MatmulOut>(parts, ws.size()),
+                  ws[0]->n_in, x, n_tokens);
 }
 
 void rms_norm(const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps, float* out) {
@@ -49,6 +49,14 @@ void swiglu_inplace(float* gate, const float* up, int64_t n) {
   }
 }
 
+void swiglu_inplace(const Compute& c, float* gate, const float* up, int64_t n) {
+  if (c.kt.swiglu != nullptr) {
+    c.kt.swiglu(gate, up, n);
+  } else {
+    swiglu_inplace(gate, up, n);
+  }
+}
+
 void geglu_inplace(float* gate, const float* up, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608f;
   for (int64_t i = 0; i < n; ++i) {
@@ -61,30 +69,43 @@ void softcap_inplace(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
-void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions) {
-  const int half = p.n_rot / 2;
-  std::vector<float> cos_t(half), sin_t(half);  // [n_rot/2] for the current token
+RopeAngles::RopeAngles(const RopeParams& p, const int32_t* positions, int64_t n_tokens)
+    : type_(p.type), half_(p.n_rot / 2), n_tokens_(n_tokens) {
+  cos_.resize(static_cast<size_t>(n_tokens * half_));
+  sin_.resize(static_cast<size_t>(n_tokens * half_));
   for (int64_t t = 0; t < n_tokens; ++t) {
     // Angles in double: position * base^(-2i/n_rot) reaches 1e5 radians at long contexts, where
     // f32 keeps too few fractional digits.
     const double pos = static_cast<double>(positions[t]) * p.freq_scale;
-    for (int i = 0; i < half; ++i) {
+    for (int i = 0; i < half_; ++i) {
       double theta = pos * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
       if (p.freq_factors) theta /= p.freq_factors[i];
-      cos_t[i] = static_cast<float>(std::cos(theta)) * p.attn_factor;
-      sin_t[i] = static_cast<float>(std::sin(theta)) * p.attn_factor;
+      cos_[t * half_ + i] = static_cast<float>(std::cos(theta)) * p.attn_factor;
+      sin_[t * half_ + i] = static_cast<float>(std::sin(theta)) * p.attn_factor;
     }
+  }
+}
+
+void RopeAngles::rotate(float* x, int n_heads, int head_dim) const {
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    const float* cos_t = cos_.data() + t * half_;
+    const float* sin_t = sin_.data() + t * half_;
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * static_cast<int64_t>(head_dim);
-      for (int i = 0; i < half; ++i) {
-        const int a = p.type == RopeType::kNorm ? 2 * i : i;
-        const int b = p.type == RopeType::kNorm ? 2 * i + 1 : i + half;
+      for (int i = 0; i < half_; ++i) {
+        const int a = type_ == RopeType::kNorm ? 2 * i : i;
+        const int b = type_ == RopeType::kNorm ? 2 * i + 1 : i + half_;
         const float x0 = v[a], x1 = v[b];
         v[a] = x0 * cos_t[i] - x1 * sin_t[i];
         v[b] = x0 * sin_t[i] + x1 * cos_t[i];
       }
     }
   }
+}
+
+void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head_dim,
+          const int32_t* positions) {
+  RopeAngles(p, positions, n_tokens).rotate(x, n_heads, head_dim);
 }
 
 void kv_store(const Compute& c, KvCache& cache, int layer, const float* k, const float* v, int64_t n_tokens,
@@ -132,8 +153,8 @@ int first_key(const AttentionParams& p, int pos) {
 }
 
 // Head by head with the f32 helpers of the kernel table.
-void attention_per_head(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
-                        int64_t n_tokens, const int32_t* positions, float* out) {
+void attention_per_head(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer,
+                        const float* q, int64_t n_tokens, const int32_t* positions, float* out) {
   const int hd = p.head_dim;
   const int group = p.n_head / p.n_head_kv;
   const bool f16 = cache.type() == DType::F16;
@@ -174,9 +195,9 @@ void attention_per_head(const Compute& c, const AttentionParams& p, const KvCach
 // the pool (decoding a model with 2 or 3 KV heads); the kernels compute each output the same way
 // in both, so results do not depend on the thread count or batching.
 template <class E>
-void attention_grouped(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
-                       int64_t n_tokens, const int32_t* positions, float* out, kernels::AttnScoresFn<E> scores_fn,
-                       kernels::AttnValuesFn<E> values_fn) {
+void attention_grouped(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer,
+                       const float* q, int64_t n_tokens, const int32_t* positions, float* out,
+                       kernels::AttnScoresFn<E> scores_fn, kernels::AttnValuesFn<E> values_fn) {
   const int hd = p.head_dim;
   const int group = p.n_head / p.n_head_kv;
   const int64_t kv_dim = cache.n_kv_dim();
@@ -204,8 +225,8 @@ void attention_grouped(const Compute& c, const AttentionParams& p, const KvCache
         }
       };
       for_each_run([&](int pos, int j, int len) {
-        scores_fn(hd, per_task, qh, hd, reinterpret_cast<const E*>(cache.k_row(layer, pos)) + kvh * hd, kv_dim, len,
-                  scores.data() + j, n_keys);
+        scores_fn(hd, per_task, qh, hd, reinterpret_cast<const E*>(cache.k_row(layer, pos)) + kvh * hd,
+                  kv_dim, len, scores.data() + j, n_keys);
       });
       for (int i = 0; i < per_task; ++i)
         softmax_scores(c.kt, p, scores.data() + static_cast<size_t>(i) * n_keys, n_keys);
@@ -232,7 +253,8 @@ void attention(const Compute& c, const AttentionParams& p, const KvCache& cache,
     attention_grouped<uint16_t>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_scores_f16,
                                 kt.attn_values_f16);
   } else if (cache.type() == DType::F32 && fits && kt.attn_scores_f32 && kt.attn_values_f32) {
-    attention_grouped<float>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_scores_f32, kt.attn_values_f32);
+    attention_grouped<float>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_scores_f32,
+                             kt.attn_values_f32);
   } else {
     attention_per_head(c, p, cache, layer, q, n_tokens, positions, out);
   }

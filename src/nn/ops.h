@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "kv/kv_cache.h"
 #include "nn/compute.h"
@@ -28,6 +29,9 @@ void add_inplace(float* x, const float* y, int64_t n);
 
 // gate[i] = silu(gate[i]) * up[i]   (SwiGLU; silu(v) = v / (1 + e^-v))
 void swiglu_inplace(float* gate, const float* up, int64_t n);
+// The same with the kernel table's vector version where it has one (its exp is within a few
+// ulps of std::exp's).
+void swiglu_inplace(const Compute& c, float* gate, const float* up, int64_t n);
 
 // gate[i] = gelu(gate[i]) * up[i]   (GeGLU with the tanh approximation of GELU, as Gemma's
 // gelu_pytorch_tanh: gelu(v) = v/2 * (1 + tanh(sqrt(2/pi) * (v + 0.044715 v^3))))
@@ -54,6 +58,21 @@ struct RopeParams {
 
 // Rotates each head of each token in place.  x: [n_tokens][n_heads][head_dim]
 void rope(const RopeParams& p, float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions);
+
+// The rotation angles of a batch (cos and sin of each token's position times each frequency),
+// computed once per forward pass for the q and k of every layer instead of twice per layer.
+class RopeAngles {
+ public:
+  RopeAngles(const RopeParams& p, const int32_t* positions, int64_t n_tokens);
+  // rope(p, x, n_tokens, n_heads, head_dim, positions) with these angles: the same result.
+  void rotate(float* x, int n_heads, int head_dim) const;
+
+ private:
+  RopeType type_;
+  int half_;
+  int64_t n_tokens_;
+  std::vector<float> cos_, sin_;  // [n_tokens][n_rot/2]
+};
 
 // Writes the batch's keys and values into the cache at their positions. A windowed layer takes
 // at most cache.max_chunk(layer) tokens before attention reads them (see self_attention).

@@ -58,8 +58,9 @@ TEST_P(GemmTest, EachOutputEqualsScalarVecDot) {
         std::vector<float> y(static_cast<size_t>(y_stride * n_tokens), -7.0f);
         std::vector<uint8_t> work(g.work_bytes(n));
         g.gemm(n, w.data(), w_stride, n_rows, packed.data(), n_tokens, y.data(), y_stride, work.data());
-        const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) + " n=" + std::to_string(n) +
-                                  " rows=" + std::to_string(n_rows) + " tokens=" + std::to_string(n_tokens);
+        const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) +
+                                  " n=" + std::to_string(n) + " rows=" + std::to_string(n_rows) +
+                                  " tokens=" + std::to_string(n_tokens);
         for (int64_t t = 0; t < n_tokens; ++t) {
           for (int64_t r = 0; r < y_stride; ++r) {
             const float got = y[static_cast<size_t>(t * y_stride + r)];
@@ -68,7 +69,8 @@ TEST_P(GemmTest, EachOutputEqualsScalarVecDot) {
               continue;
             }
             float want = 0.0f;
-            ref(n, w.data() + static_cast<size_t>(r) * w_stride, act.data() + static_cast<size_t>(t) * a_stride, &want);
+            ref(n, w.data() + static_cast<size_t>(r) * w_stride,
+                act.data() + static_cast<size_t>(t) * a_stride, &want);
             ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0)
                 << where << " row " << r << " token " << t << ": " << got << " vs scalar " << want;
           }
@@ -80,12 +82,11 @@ TEST_P(GemmTest, EachOutputEqualsScalarVecDot) {
   RecordProperty("cases", checked);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, GemmTest,
-                         ::testing::Combine(::testing::ValuesIn(all_isas()), ::testing::ValuesIn(kWeightTypes)),
-                         [](const ::testing::TestParamInfo<std::tuple<Isa, DType>>& i) {
-                           return std::string(isa_name(std::get<0>(i.param))) + "_" +
-                                  dtype_name(std::get<1>(i.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Kernels, GemmTest, ::testing::Combine(::testing::ValuesIn(all_isas()), ::testing::ValuesIn(kWeightTypes)),
+    [](const ::testing::TestParamInfo<std::tuple<Isa, DType>>& i) {
+      return std::string(isa_name(std::get<0>(i.param))) + "_" + dtype_name(std::get<1>(i.param));
+    });
 
 }  // namespace
 }  // namespace minnow::kernels::test

@@ -146,7 +146,8 @@ TEST_P(MatmulTest, SharedInputPartsEqualSeparateProducts) {
     const std::vector<float> x = random_floats(rng, n_in * n_tokens);
     std::vector<std::vector<float>> ys;
     std::vector<MatmulOut> parts;
-    for (size_t i = 0; i < ws.size(); ++i) ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), std::nanf(""));
+    for (size_t i = 0; i < ws.size(); ++i)
+      ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), std::nanf(""));
     for (size_t i = 0; i < ws.size(); ++i) parts.push_back({ws[i].data(), n_outs[i], ys[i].data()});
     matmul(kt, pool, wt, parts, n_in, x.data(), n_tokens);
     for (size_t i = 0; i < ws.size(); ++i) {

@@ -45,8 +45,9 @@ TEST_P(VecDotRowsTest, EachRowEqualsVecDot) {
         const std::vector<uint8_t> act = quantize_activations(wt, x.data(), n);
         std::vector<float> out(static_cast<size_t>(n_rows) + 4, -7.0f);  // 4 guard floats
         rows_fn(n, w.data(), stride, n_rows, act.data(), out.data());
-        const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) + " n=" + std::to_string(n) +
-                                  " rows=" + std::to_string(n_rows) + " pad=" + std::to_string(pad);
+        const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) +
+                                  " n=" + std::to_string(n) + " rows=" + std::to_string(n_rows) +
+                                  " pad=" + std::to_string(pad);
         for (int64_t r = 0; r < n_rows; ++r) {
           const uint8_t* wr = w.data() + static_cast<size_t>(r) * stride;
           float want = 0.0f, want_ref = 0.0f;
@@ -68,7 +69,8 @@ TEST_P(VecDotRowsTest, EachRowEqualsVecDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, VecDotRowsTest,
-                         ::testing::Combine(::testing::ValuesIn(all_isas()), ::testing::ValuesIn(kWeightTypes)),
+                         ::testing::Combine(::testing::ValuesIn(all_isas()),
+                                            ::testing::ValuesIn(kWeightTypes)),
                          [](const ::testing::TestParamInfo<std::tuple<Isa, DType>>& i) {
                            return std::string(isa_name(std::get<0>(i.param))) + "_" +
                                   dtype_name(std::get<1>(i.param));

@@ -112,8 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Kernels, VecDotTest,
 // Which ISAs the suite ran on, in the test log and the XML report.
 TEST(KernelsIsa, Coverage) {
   std::string covered, skipped;
-  for (Isa isa : all_isas())
-    (isa_available(isa) ? covered : skipped) += std::string(isa_name(isa)) + " ";
+  for (Isa isa : all_isas()) (isa_available(isa) ? covered : skipped) += std::string(isa_name(isa)) + " ";
   RecordProperty("isas_covered", covered);
   std::printf("kernels: ISAs covered: %s; not available here: %s\n", covered.c_str(),
               skipped.empty() ? "none" : skipped.c_str());

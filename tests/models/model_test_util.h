@@ -14,8 +14,8 @@
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
-#include "simd_isas.h"
 #include "models/model.h"
+#include "simd_isas.h"
 
 namespace minnow::test {
 
@@ -127,7 +127,8 @@ inline void expect_simd_matches_scalar(const models::Model& m, DType wtype) {
   const auto scalar = run_tokens(m, kernels::table(kernels::Isa::kScalar), {});
   for (kernels::Isa isa : simd_isas()) {
     const auto simd = run_tokens(m, kernels::table(isa), {});
-    EXPECT_LE(max_rel_diff(simd, scalar), dtype_info(wtype).block_size == 256 ? 3e-2 : 1e-4) << kernels::isa_name(isa);
+    EXPECT_LE(max_rel_diff(simd, scalar), dtype_info(wtype).block_size == 256 ? 3e-2 : 1e-4)
+        << kernels::isa_name(isa);
   }
 }
 

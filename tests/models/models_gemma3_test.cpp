@@ -7,8 +7,8 @@
 #include <cmath>
 
 #include "models/forward_harness.h"
-#include "simd_isas.h"
 #include "models/gemma.h"
+#include "simd_isas.h"
 #include "tiny_gemma.h"
 
 namespace minnow {

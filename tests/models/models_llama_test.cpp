@@ -115,8 +115,10 @@ TEST_P(LlamaTypes, ReusedScratchChangesNothing) {
   nn::Scratch scratch;
   // The 17-token batch leaves its values in the scratch; the 3-token batches after it (and the
   // 2-token tail) read only what they wrote.
-  EXPECT_EQ(run(*l->model, kernels::active(), 2, 17, DType::F16, &scratch), run(*l->model, kernels::active(), 2, 17));
-  EXPECT_EQ(run(*l->model, kernels::active(), 2, 3, DType::F16, &scratch), run(*l->model, kernels::active(), 2, 3));
+  EXPECT_EQ(run(*l->model, kernels::active(), 2, 17, DType::F16, &scratch),
+            run(*l->model, kernels::active(), 2, 17));
+  EXPECT_EQ(run(*l->model, kernels::active(), 2, 3, DType::F16, &scratch),
+            run(*l->model, kernels::active(), 2, 3));
 }
 
 TEST_P(LlamaTypes, SimdMatchesScalar) {

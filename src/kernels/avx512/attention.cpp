@@ -28,15 +28,16 @@ inline __m512 load_chunk(const uint16_t* p, __mmask16 m) {
 // s[i * s_stride + j] = q_i . k_j. Four keys at a time are widened into kf (f32, L1), then each
 // query runs its 16-wide FMA chains over them and reduces the four at once.
 template <class E>
-void scores(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, int64_t kv_stride, int64_t n_keys,
-            float* s, int64_t s_stride) {
+void scores(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, int64_t kv_stride,
+            int64_t n_keys, float* s, int64_t s_stride) {
   constexpr int64_t kMaxHd = 512;
   alignas(64) float kf[4][kMaxHd];
   const int64_t n_chunks = (hd + 15) / 16;
   for (int64_t j0 = 0; j0 < n_keys; j0 += 4) {
     for (int r = 0; r < 4; ++r) {
       const E* kr = k + (j0 + r < n_keys ? j0 + r : n_keys - 1) * kv_stride;
-      for (int64_t c = 0; c < n_chunks; ++c) _mm512_store_ps(kf[r] + 16 * c, load_chunk(kr + 16 * c, lanes(hd - 16 * c)));
+      for (int64_t c = 0; c < n_chunks; ++c)
+        _mm512_store_ps(kf[r] + 16 * c, load_chunk(kr + 16 * c, lanes(hd - 16 * c)));
     }
     const int64_t valid = n_keys - j0 < 4 ? n_keys - j0 : 4;
     for (int i = 0; i < n_q; ++i) {
@@ -49,10 +50,13 @@ void scores(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, i
         for (int r = 0; r < 4; ++r) acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(kf[r] + 16 * c), acc[r]);
       }
       // Fold: lane 4l + r of t = key r's partial sum over 128-bit lane l; then add the 4 lanes.
-      const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(acc[0], acc[1]), _mm512_unpackhi_ps(acc[0], acc[1]));
-      const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(acc[2], acc[3]), _mm512_unpackhi_ps(acc[2], acc[3]));
-      const __m512 t = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))),
-                                     _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))));
+      const __m512 t01 =
+          _mm512_add_ps(_mm512_unpacklo_ps(acc[0], acc[1]), _mm512_unpackhi_ps(acc[0], acc[1]));
+      const __m512 t23 =
+          _mm512_add_ps(_mm512_unpacklo_ps(acc[2], acc[3]), _mm512_unpackhi_ps(acc[2], acc[3]));
+      const __m512 t =
+          _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))),
+                        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))));
       const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t),
                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
       const __m128 four = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -64,8 +68,8 @@ void scores(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k, i
 // out_i += sum_j p[i * p_stride + j] * v_j, 16 dims at a time with the group's accumulators in
 // registers (at most kMaxGroup queries per pass).
 template <class E>
-void values(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, int64_t kv_stride, int64_t n_keys,
-            float* out, int64_t o_stride) {
+void values(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, int64_t kv_stride,
+            int64_t n_keys, float* out, int64_t o_stride) {
   constexpr int kMaxGroup = 8;
   for (int i0 = 0; i0 < n_q; i0 += kMaxGroup) {
     const int g = n_q - i0 < kMaxGroup ? n_q - i0 : kMaxGroup;
@@ -75,7 +79,8 @@ void values(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, i
       for (int i = 0; i < g; ++i) acc[i] = _mm512_maskz_loadu_ps(m, out + (i0 + i) * o_stride + c);
       for (int64_t j = 0; j < n_keys; ++j) {
         const __m512 vj = load_chunk(v + j * kv_stride + c, m);
-        for (int i = 0; i < g; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[(i0 + i) * p_stride + j]), vj, acc[i]);
+        for (int i = 0; i < g; ++i)
+          acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[(i0 + i) * p_stride + j]), vj, acc[i]);
       }
       for (int i = 0; i < g; ++i) _mm512_mask_storeu_ps(out + (i0 + i) * o_stride + c, m, acc[i]);
     }
@@ -84,16 +89,16 @@ void values(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v, i
 
 }  // namespace
 
-void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k, int64_t kv_stride,
-                     int64_t n_keys, float* s, int64_t s_stride) {
+void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k,
+                     int64_t kv_stride, int64_t n_keys, float* s, int64_t s_stride) {
   scores(hd, n_q, q, q_stride, k, kv_stride, n_keys, s, s_stride);
 }
 void attn_scores_f32(int64_t hd, int n_q, const float* q, int64_t q_stride, const float* k, int64_t kv_stride,
                      int64_t n_keys, float* s, int64_t s_stride) {
   scores(hd, n_q, q, q_stride, k, kv_stride, n_keys, s, s_stride);
 }
-void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v, int64_t kv_stride,
-                     int64_t n_keys, float* out, int64_t o_stride) {
+void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v,
+                     int64_t kv_stride, int64_t n_keys, float* out, int64_t o_stride) {
   values(hd, n_q, p, p_stride, v, kv_stride, n_keys, out, o_stride);
 }
 void attn_values_f32(int64_t hd, int n_q, const float* p, int64_t p_stride, const float* v, int64_t kv_stride,

@@ -25,14 +25,22 @@ void vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a, float* out);
 void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out);
 
 // n_rows weight rows, w_stride bytes apart, against one activation row (VecDotRowsFn).
-void vec_dot_rows_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q4_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q5_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
-void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out);
+void vec_dot_rows_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q4_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q5_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
+void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out);
 
 // The prompt-batch matrix products of weight type w (q4_0, q4_1, q5_0, q5_1, q8_0; others: none).
 GemmFns gemm_fns(DType w);
@@ -53,16 +61,18 @@ void axpy_f16(int64_t n, float a, const uint16_t* x, float* y);
 // Round-to-nearest-even like the scalar reference; NaN payloads may differ.
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 
+// gate = gate / (1 + e^-gate) * up, with the exp of softmax_scaled.
+void swiglu(float* gate, const float* up, int64_t n);
 // Softmax of scale * x with an exp accurate to ~1 ulp (float_kernels.cpp); sums in double.
 void softmax_scaled(float* x, int64_t n, float scale);
 
 // Grouped attention over the KV cache (AttnScoresFn / AttnValuesFn).
-void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k, int64_t kv_stride,
-                     int64_t n_keys, float* s, int64_t s_stride);
+void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k,
+                     int64_t kv_stride, int64_t n_keys, float* s, int64_t s_stride);
 void attn_scores_f32(int64_t hd, int n_q, const float* q, int64_t q_stride, const float* k, int64_t kv_stride,
                      int64_t n_keys, float* s, int64_t s_stride);
-void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v, int64_t kv_stride,
-                     int64_t n_keys, float* out, int64_t o_stride);
+void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v,
+                     int64_t kv_stride, int64_t n_keys, float* out, int64_t o_stride);
 void attn_values_f32(int64_t hd, int n_q, const float* p, int64_t p_stride, const float* v, int64_t kv_stride,
                      int64_t n_keys, float* out, int64_t o_stride);
 

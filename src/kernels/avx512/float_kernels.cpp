@@ -47,7 +47,8 @@ float dot_any(int64_t n, const T* x, const float* y) {
     acc3 = _mm512_fmadd_ps(Load(x + i + 48), _mm512_loadu_ps(y + i + 48), acc3);
   }
   for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(Load(x + i), _mm512_loadu_ps(y + i), acc0);
-  if (i < n) acc1 = _mm512_fmadd_ps(LoadTail(x + i, n - i), _mm512_maskz_loadu_ps(tail_mask(n - i), y + i), acc1);
+  if (i < n)
+    acc1 = _mm512_fmadd_ps(LoadTail(x + i, n - i), _mm512_maskz_loadu_ps(tail_mask(n - i), y + i), acc1);
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
@@ -55,10 +56,12 @@ template <class T, __m512 (*Load)(const T*), __m512 (*LoadTail)(const T*, int64_
 void axpy_any(int64_t n, float a, const T* x, float* y) {
   const __m512 va = _mm512_set1_ps(a);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, Load(x + i), _mm512_loadu_ps(y + i)));
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, Load(x + i), _mm512_loadu_ps(y + i)));
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, LoadTail(x + i, n - i), _mm512_maskz_loadu_ps(m, y + i)));
+    _mm512_mask_storeu_ps(y + i, m,
+                          _mm512_fmadd_ps(va, LoadTail(x + i, n - i), _mm512_maskz_loadu_ps(m, y + i)));
   }
 }
 
@@ -70,12 +73,14 @@ float dot_16bit_exact(int64_t n, const uint16_t* x, const uint16_t* y) {
   for (; i + 16 <= n; i += 16) {
     const __m512 p = _mm512_mul_ps(Load(x + i), Load(y + i));  // exact
     acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
-    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1))));
+    acc1 = _mm512_add_pd(acc1,
+                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1))));
   }
   if (i < n) {  // zero padded: the extra products are +0 and change no sum
     const __m512 p = _mm512_mul_ps(LoadTail(x + i, n - i), LoadTail(y + i, n - i));
     acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
-    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1))));
+    acc1 = _mm512_add_pd(acc1,
+                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1))));
   }
   return static_cast<float>(_mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1)));
 }
@@ -103,7 +108,8 @@ void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
   }
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);
-    _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+    _mm256_mask_storeu_epi16(y + i, m,
+                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
   }
 }
 
@@ -123,12 +129,12 @@ void to_float_bf16(const void* src, float* dst, int64_t n) {
 
 namespace {
 
-// e^v for v <= 0 (softmax arguments; below -150 the result is 0): v = n ln2 + r with |r| <=
-// ln2/2 (ln2 split in two so n ln2 is exact enough), e^r by its Taylor polynomial to degree 7
-// (truncation < r^8/8! < 6e-9 relative), then scaled by 2^n with vscalefps, which rounds
-// subnormal results correctly. Within ~1-2 ulp of the true value, like libm's expf.
-inline __m512 exp_nonpositive(__m512 v) {
-  v = _mm512_max_ps(v, _mm512_set1_ps(-150.0f));
+// e^v (below -150 the result is 0, above 89 +inf): v = n ln2 + r with |r| <= ln2/2 (ln2 split
+// in two so n ln2 is exact enough), e^r by its Taylor polynomial to degree 7 (truncation
+// < r^8/8! < 6e-9 relative), then scaled by 2^n with vscalefps, which rounds subnormal and
+// overflowing results correctly. Within ~1-2 ulp of the true value, like libm's expf.
+inline __m512 exp_ps(__m512 v) {
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-150.0f)), _mm512_set1_ps(89.0f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
@@ -159,15 +165,27 @@ void softmax_scaled(float* x, int64_t n, float scale) {
   __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
-    const __m512 e = _mm512_maskz_mov_ps(m, exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmax)));
+    const __m512 e = _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmax)));
     _mm512_mask_storeu_ps(x + i, m, e);
     sum0 = _mm512_add_pd(sum0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-    sum1 = _mm512_add_pd(sum1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    sum1 = _mm512_add_pd(sum1,
+                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
   }
-  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1))));
+  const __m512 inv =
+      _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1))));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+  }
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
   }
 }
 

@@ -50,7 +50,8 @@ void pack_tile(int64_t n, const void* a, size_t a_stride, int64_t n_tokens, void
   const int64_t nb = n / 32;
   const char* base = static_cast<const char*>(a);
   alignas(64) int32_t off[kT];
-  for (int t = 0; t < kT; ++t) off[t] = static_cast<int32_t>(static_cast<size_t>(t < n_tokens ? t : n_tokens - 1) * a_stride);
+  for (int t = 0; t < kT; ++t)
+    off[t] = static_cast<int32_t>(static_cast<size_t>(t < n_tokens ? t : n_tokens - 1) * a_stride);
   const __m512i vindex = _mm512_load_si512(off);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   auto* out = static_cast<uint8_t*>(tile);
@@ -103,8 +104,8 @@ inline __m256i add_high_bit(__m256i v, const uint8_t* qh) {
 inline void put_weights(__m256i q, int8_t* dst, int32_t* start) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), q);
   // sum of (q + 128) by sad against zero, in 4 64-bit lanes
-  const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
-                                    _mm256_setzero_si256());
+  const __m256i s =
+      _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))), _mm256_setzero_si256());
   const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
   const int64_t sum = _mm_cvtsi128_si64(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - 32 * 128;
   *start = static_cast<int32_t>(-128 * sum);
@@ -190,8 +191,9 @@ inline __m512i broadcast_dword(const int8_t* p) {
 // Row r of a register block: this block's term for 16 tokens, added to sum. Always inlined, so
 // that the activations and the 16 sums stay in registers across the unrolled rows.
 template <class T>
-[[gnu::always_inline]] inline void row_step(const __m512i* act, __m512 dy, __m512 sy, const int8_t* q, const int32_t* start,
-                     const float* d, const float* m, __m512& sum) {
+[[gnu::always_inline]] inline void row_step(const __m512i* act, __m512 dy, __m512 sy, const int8_t* q,
+                                            const int32_t* start, const float* d, const float* m,
+                                            __m512& sum) {
   __m512i acc0 = _mm512_set1_epi32(*start), acc1 = _mm512_setzero_si512();
   for (int g = 0; g < 8; g += 2) {
     acc0 = _mm512_dpbusd_epi32(acc0, act[g], broadcast_dword(q + 4 * g));
@@ -201,14 +203,15 @@ template <class T>
 }
 
 template <class T, size_t... R>
-[[gnu::always_inline]] inline void rows_step(const __m512i* act, __m512 dy, __m512 sy, const int8_t* q, const int32_t* start,
-                      const float* d, const float* m, __m512* sum, std::index_sequence<R...>) {
+[[gnu::always_inline]] inline void rows_step(const __m512i* act, __m512 dy, __m512 sy, const int8_t* q,
+                                             const int32_t* start, const float* d, const float* m,
+                                             __m512* sum, std::index_sequence<R...>) {
   (row_step<T>(act, dy, sy, q + 32 * R, start + R, d + R, m + R, sum[R]), ...);
 }
 
 template <class T>
-void gemm(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* tiles, int64_t n_tokens, float* y,
-          int64_t y_stride, void* work) {
+void gemm(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* tiles, int64_t n_tokens,
+          float* y, int64_t y_stride, void* work) {
   using W = typename T::W;
   constexpr bool kS = kHasS<typename T::A>;
   const int64_t nb = n / 32;

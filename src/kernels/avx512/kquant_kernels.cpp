@@ -71,8 +71,9 @@ struct Act {
     for (int i = 0; i < 4; ++i) q[i] = _mm512_loadu_si512(y.qs + 64 * i);
     for (int i = 0; i < 4; ++i) {
       const int8_t* p = y.qs + 128 * (i / 2) + 32 * (i % 2);
-      split[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
-                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64)), 1);
+      split[i] =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64)), 1);
     }
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
     pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));  // <= 4064
@@ -98,8 +99,8 @@ inline __m512i k_scales_by_lane(__m128i scales_mins) {
 }
 
 template <bool kFifth>
-[[gnu::always_inline]] inline Partial q45_k_partial(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales,
-                                                    const Act& act) {
+[[gnu::always_inline]] inline Partial q45_k_partial(const uint8_t* qs, const uint8_t* qh,
+                                                    const uint8_t* scales, const Act& act) {
   const __m128i sm = unpack_scales_mins(scales);
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   __m512i z[4];
@@ -121,10 +122,11 @@ template <bool kFifth>
     }
   }
   const __m512i zero = _mm512_setzero_si512();
-  const __m512i sums = reduce_4x4(_mm512_dpbusd_epi32(zero, z[0], act.split[0]), _mm512_dpbusd_epi32(zero, z[1], act.split[1]),
-                                  _mm512_dpbusd_epi32(zero, z[2], act.split[2]), _mm512_dpbusd_epi32(zero, z[3], act.split[3]));
-  const __m512i scaled = kFifth ? _mm512_mullo_epi32(sums, k_scales_by_lane(sm))
-                                : _mm512_madd_epi16(sums, k_scales_by_lane(sm));
+  const __m512i sums = reduce_4x4(
+      _mm512_dpbusd_epi32(zero, z[0], act.split[0]), _mm512_dpbusd_epi32(zero, z[1], act.split[1]),
+      _mm512_dpbusd_epi32(zero, z[2], act.split[2]), _mm512_dpbusd_epi32(zero, z[3], act.split[3]));
+  const __m512i scaled =
+      kFifth ? _mm512_mullo_epi32(sums, k_scales_by_lane(sm)) : _mm512_madd_epi16(sums, k_scales_by_lane(sm));
   return {scaled, mins_partial(sm, act)};
 }
 
@@ -140,8 +142,8 @@ inline Partial q5_k_partial(const BlockQ5_K& x, const Act& act) {
 // (0, 2) and (4, 6) for the two 32-element halves of each. (q - 32) . q8 as maddubs(q, q8) -
 // maddubs(32, q8): each <= 2 * 63 * 127, the difference within int16; madd with int8 scales.
 [[gnu::always_inline]] inline Partial q6_k_partial(const BlockQ6_K& x, const Act& act) {
-  const __m512i sc16 =
-      _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))));
+  const __m512i sc16 = _mm512_castsi256_si512(
+      _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales))));
   const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
   const __m512i m32 = _mm512_set1_epi8(32);
   // Right shifts per 16-bit lane, bringing bit pairs (0, 2) / (4, 6) of qh down to bits 0-1.
@@ -160,9 +162,10 @@ inline Partial q5_k_partial(const BlockQ5_K& x, const Act& act) {
     const __m512i y_lo = act.q[2 * h], y_hi = act.q[2 * h + 1];
     const __m512i p_lo = _mm512_sub_epi16(_mm512_maddubs_epi16(q_lo, y_lo), _mm512_maddubs_epi16(m32, y_lo));
     const __m512i p_hi = _mm512_sub_epi16(_mm512_maddubs_epi16(q_hi, y_hi), _mm512_maddubs_epi16(m32, y_hi));
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_lo, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h]), sc16)));
-    acc = _mm512_add_epi32(acc,
-                           _mm512_madd_epi16(p_hi, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h + 1]), sc16)));
+    acc = _mm512_add_epi32(
+        acc, _mm512_madd_epi16(p_lo, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h]), sc16)));
+    acc = _mm512_add_epi32(
+        acc, _mm512_madd_epi16(p_hi, _mm512_permutexvar_epi16(load_idx(kQuadIdx.v[2 * h + 1]), sc16)));
   }
   return {acc, _mm_setzero_si128()};
 }
@@ -228,7 +231,8 @@ void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   int64_t r = 0;
   for (; r + 4 <= n_rows; r += 4) {
     const W* x[4];
-    for (int i = 0; i < 4; ++i) x[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r + i) * w_stride);
+    for (int i = 0; i < 4; ++i)
+      x[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r + i) * w_stride);
     __m128 sum = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const Act act(y[b]);
@@ -272,13 +276,16 @@ void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out) {
   dot_one<Q6K>(n, w, a, out);
 }
 
-void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q4K>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q5K>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q6K>(n, w, w_stride, n_rows, a, out);
 }
 

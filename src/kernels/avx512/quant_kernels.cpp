@@ -25,8 +25,8 @@ namespace minnow::kernels::avx512 {
 namespace {
 
 // Lanes 0..3 of the (lo, hi) byte vectors from blocks p0..p3, one per 128-bit lane.
-inline void nibbles_x4(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, const uint8_t* p3, __m512i* lo,
-                       __m512i* hi) {
+inline void nibbles_x4(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, const uint8_t* p3,
+                       __m512i* lo, __m512i* hi) {
   const __m512i v = load_x4(p0, p1, p2, p3);
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   *lo = _mm512_and_si512(v, m4);
@@ -247,19 +247,24 @@ void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
   dot_one<Q8_0>(n, w, a, out);
 }
 
-void vec_dot_rows_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q4_0>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q4_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q4_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q4_1>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q5_0>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q5_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q5_1_q8_1(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q5_1>(n, w, w_stride, n_rows, a, out);
 }
-void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a, float* out) {
+void vec_dot_rows_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* a,
+                            float* out) {
   dot_rows<Q8_0>(n, w, w_stride, n_rows, a, out);
 }
 
