@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "kernels/avx512/avx512_kernels.h"
+#include "kernels/avx512/gemm_blocks.h"
 #include "kernels/avx512/simd.h"
 #include "kernels/kernel_table.h"
 #include "tensor/blocks.h"
@@ -37,11 +38,6 @@ static_assert(kT == 16, "one token per int32 lane of a 512-bit register");
 constexpr size_t kQsBytes = 8 * 64;  // per block and tile
 template <bool kWithS>
 constexpr size_t block_bytes = kQsBytes + 64 + (kWithS ? 64 : 0);
-
-template <class A>
-constexpr bool kHasS = false;
-template <>
-constexpr bool kHasS<BlockQ8_1> = true;
 
 // One tile of activations (A = BlockQ8_0 or BlockQ8_1). Lanes past n_tokens repeat the last
 // token; their outputs are never stored.
@@ -87,19 +83,6 @@ size_t work_bytes(int64_t n) {
   return static_cast<size_t>(n / 32) * kRows * (32 + 3 * 4);
 }
 
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0-15), then high (16-31).
-inline __m256i nibbles_32(const uint8_t* p) {
-  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(lo, 4), lo), _mm256_set1_epi8(0x0f));
-}
-
-// + 16 on the bytes whose bit in the 4 bytes at qh is set (element j <- bit j).
-inline __m256i add_high_bit(__m256i v, const uint8_t* qh) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  return _mm256_mask_add_epi8(v, _cvtu32_mask32(h), v, _mm256_set1_epi8(0x10));
-}
-
 // Stores the 32 signed weights and -128 * their sum.
 inline void put_weights(__m256i q, int8_t* dst, int32_t* start) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), q);
@@ -110,77 +93,6 @@ inline void put_weights(__m256i q, int8_t* dst, int32_t* start) {
   const int64_t sum = _mm_cvtsi128_si64(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - 32 * 128;
   *start = static_cast<int32_t>(-128 * sum);
 }
-
-// Per type: W the weight block, A the activation block, prepare() a block's signed weights and
-// scales, term() the block's float term in the scalar reference's expression (f the exact sums
-// of 16 tokens, d/m the row's scales, dy/sy the tokens' activation scales).
-
-struct Q4_0 {
-  using W = BlockQ4_0;
-  using A = BlockQ8_0;
-  static void prepare(const W& x, int8_t* q, int32_t* start, float* d, float*) {
-    put_weights(_mm256_sub_epi8(nibbles_32(x.qs), _mm256_set1_epi8(8)), q, start);
-    *d = f16_to_f32(x.d);
-  }
-  // sumi * d_w * d_a, left to right
-  static __m512 term(__m512 f, const float* d, const float*, __m512 dy, __m512) {
-    return _mm512_mul_ps(_mm512_mul_ps(f, _mm512_set1_ps(*d)), dy);
-  }
-};
-
-struct Q4_1 {
-  using W = BlockQ4_1;
-  using A = BlockQ8_1;
-  static void prepare(const W& x, int8_t* q, int32_t* start, float* d, float* m) {
-    put_weights(nibbles_32(x.qs), q, start);
-    *d = f16_to_f32(x.d);
-    *m = f16_to_f32(x.m);
-  }
-  // (d_w * d_a) * sumi + m * s
-  static __m512 term(__m512 f, const float* d, const float* m, __m512 dy, __m512 sy) {
-    const __m512 dd = _mm512_mul_ps(_mm512_set1_ps(*d), dy);
-    return _mm512_add_ps(_mm512_mul_ps(dd, f), _mm512_mul_ps(_mm512_set1_ps(*m), sy));
-  }
-};
-
-struct Q5_0 {
-  using W = BlockQ5_0;
-  using A = BlockQ8_0;
-  static void prepare(const W& x, int8_t* q, int32_t* start, float* d, float*) {
-    put_weights(_mm256_sub_epi8(add_high_bit(nibbles_32(x.qs), x.qh), _mm256_set1_epi8(16)), q, start);
-    *d = f16_to_f32(x.d);
-  }
-  // (d_w * d_a) * sumi
-  static __m512 term(__m512 f, const float* d, const float*, __m512 dy, __m512) {
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(*d), dy), f);
-  }
-};
-
-struct Q5_1 {
-  using W = BlockQ5_1;
-  using A = BlockQ8_1;
-  static void prepare(const W& x, int8_t* q, int32_t* start, float* d, float* m) {
-    put_weights(add_high_bit(nibbles_32(x.qs), x.qh), q, start);
-    *d = f16_to_f32(x.d);
-    *m = f16_to_f32(x.m);
-  }
-  static __m512 term(__m512 f, const float* d, const float* m, __m512 dy, __m512 sy) {
-    return Q4_1::term(f, d, m, dy, sy);
-  }
-};
-
-struct Q8_0 {
-  using W = BlockQ8_0;
-  using A = BlockQ8_0;
-  static void prepare(const W& x, int8_t* q, int32_t* start, float* d, float*) {
-    put_weights(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)), q, start);
-    *d = f16_to_f32(x.d);
-  }
-  // sumi * (d_w * d_a)
-  static __m512 term(__m512 f, const float* d, const float*, __m512 dy, __m512) {
-    return _mm512_mul_ps(f, _mm512_mul_ps(_mm512_set1_ps(*d), dy));
-  }
-};
 
 inline __m512i broadcast_dword(const int8_t* p) {
   int32_t v;
@@ -199,7 +111,8 @@ template <class T>
     acc0 = _mm512_dpbusd_epi32(acc0, act[g], broadcast_dword(q + 4 * g));
     acc1 = _mm512_dpbusd_epi32(acc1, act[g + 1], broadcast_dword(q + 4 * g + 4));
   }
-  sum = _mm512_add_ps(sum, T::term(_mm512_cvtepi32_ps(_mm512_add_epi32(acc0, acc1)), d, m, dy, sy));
+  sum = _mm512_add_ps(sum, T::term(_mm512_cvtepi32_ps(_mm512_add_epi32(acc0, acc1)), _mm512_set1_ps(*d),
+                                   _mm512_set1_ps(*m), dy, sy));
 }
 
 template <class T, size_t... R>
@@ -225,7 +138,8 @@ void gemm(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void*
       const auto* x = reinterpret_cast<const W*>(wbase + static_cast<size_t>(row) * w_stride);
       for (int64_t b = 0; b < nb; ++b) {
         const size_t i = static_cast<size_t>(b) * kRows + r;
-        T::prepare(x[b], &prep.q[32 * i], &prep.start[i], &prep.d[i], &prep.m[i]);
+        put_weights(T::weights(x[b]), &prep.q[32 * i], &prep.start[i]);
+        block_scales<T>(x[b], &prep.d[i], &prep.m[i]);
       }
     }
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kT) {
@@ -265,19 +179,19 @@ GemmFns gemm_fns(DType w) {
   GemmFns f;
   switch (w) {
     case DType::Q4_0:
-      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<Q4_0>};
+      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<GemmQ4_0>};
       break;
     case DType::Q4_1:
-      f = {tile_bytes<true>, pack_tile<BlockQ8_1>, work_bytes, gemm<Q4_1>};
+      f = {tile_bytes<true>, pack_tile<BlockQ8_1>, work_bytes, gemm<GemmQ4_1>};
       break;
     case DType::Q5_0:
-      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<Q5_0>};
+      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<GemmQ5_0>};
       break;
     case DType::Q5_1:
-      f = {tile_bytes<true>, pack_tile<BlockQ8_1>, work_bytes, gemm<Q5_1>};
+      f = {tile_bytes<true>, pack_tile<BlockQ8_1>, work_bytes, gemm<GemmQ5_1>};
       break;
     case DType::Q8_0:
-      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<Q8_0>};
+      f = {tile_bytes<false>, pack_tile<BlockQ8_0>, work_bytes, gemm<GemmQ8_0>};
       break;
     default:
       break;
