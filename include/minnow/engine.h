@@ -32,7 +32,7 @@ namespace minnow {
 
 struct LoadOptions {
   int n_threads = 0;  // <= 0: one per hardware thread
-  std::string isa;    // "" picks the best for this CPU; "scalar", "avx2" or "avx512" force one
+  std::string isa;    // "" picks the best for this CPU; "scalar", "avx2", "avx512" or "amx" force one
   std::string chat_template;  // a Jinja chat template used instead of the file's, when not empty
 };
 

@@ -21,6 +21,7 @@ CpuFeatures detect() {
   __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
   const bool ymm_state = (xlo & 0x6) == 0x6;
   const bool zmm_state = (xlo & 0xe6) == 0xe6;
+  const bool tile_state = (xlo & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
   if (!ymm_state) {
     f.fma = f.f16c = false;
     return f;
@@ -35,6 +36,7 @@ CpuFeatures detect() {
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = c & (1u << 11);
   }
+  f.amx_int8 = tile_state && (d & (1u << 24)) && (d & (1u << 25));  // AMX-TILE, AMX-INT8
   unsigned a1, b1, c1, d1;
   __cpuid_count(7, 1, a1, b1, c1, d1);
   f.avxvnni = a1 & (1u << 4);

@@ -14,6 +14,7 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512bf16 = false;
   bool avxvnni = false;
+  bool amx_int8 = false;  // AMX tiles with int8 products, and the OS saving tile state (XCR0)
 };
 
 const CpuFeatures& cpu_features();

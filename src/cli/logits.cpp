@@ -86,7 +86,7 @@ void add_logits_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--top", a->top, "Top logits to list per position")->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads,-t", a->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-type", a->kv_type, "KV cache type")->check(CLI::IsMember({"f16", "f32"}));
-  cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2 or avx512");
+  cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2, avx512 or amx");
   cmd->callback([a, exit_code] { *exit_code = logits(*a); });
 }
 

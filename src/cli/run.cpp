@@ -124,7 +124,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--raw", a->raw, "Complete the prompt as is (BOS per the model, no chat template); prints prompt + continuation");
   cmd->add_flag("--verbose,-v", a->verbose, "Print load time and tokens/s to stderr");
   cmd->add_option("--threads,-t", a->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2 or avx512");
+  cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2, avx512 or amx");
   const char* help[] = {"Sampling temperature (0: greedy)",
                         "Keep the k most likely tokens (0: off)",
                         "Nucleus sampling threshold (1: off)",

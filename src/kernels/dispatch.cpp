@@ -3,8 +3,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "base/cpu_features.h"
 #include "base/log.h"
+#include "kernels/amx/amx_kernels.h"
 #include "kernels/avx2/avx2_kernels.h"
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/kernel_table.h"
@@ -158,8 +164,30 @@ KernelTable make_avx512() {
   return t;
 }
 
+KernelTable make_amx() {
+  KernelTable t = make_avx512();
+  t.isa = Isa::kAmx;
+  for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+    t.gemm[idx(w)] = amx::gemm_fns(w);
+  return t;
+}
+
+// Linux hands out AMX tile state only to processes that ask (arch_prctl ARCH_REQ_XCOMP_PERM
+// for XTILEDATA); without it the first tile instruction raises SIGILL. Asked once, process-wide.
+bool amx_permitted() {
+#if defined(__linux__) && defined(__x86_64__)
+  static const bool ok = [] {
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
 // Best first.
-constexpr Isa kPreference[] = {Isa::kAvx512, Isa::kAvx2, Isa::kScalar};
+constexpr Isa kPreference[] = {Isa::kAmx, Isa::kAvx512, Isa::kAvx2, Isa::kScalar};
 
 Isa best_isa() {
   for (Isa isa : kPreference)
@@ -177,6 +205,8 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAmx:
+      return "amx";
   }
   return "unknown";
 }
@@ -226,6 +256,8 @@ bool isa_available(Isa isa) {
       const CpuFeatures& f = cpu_features();
       return isa_available(Isa::kAvx2) && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512vnni;
     }
+    case Isa::kAmx:
+      return isa_available(Isa::kAvx512) && cpu_features().amx_int8 && amx_permitted();
   }
   return false;
 }
@@ -234,7 +266,10 @@ const KernelTable& table(Isa isa) {
   static const KernelTable scalar_table = make_scalar();
   static const KernelTable avx2_table = make_avx2();
   static const KernelTable avx512_table = make_avx512();
+  static const KernelTable amx_table = make_amx();
   switch (isa) {
+    case Isa::kAmx:
+      return amx_table;
     case Isa::kAvx2:
       return avx2_table;
     case Isa::kAvx512:
@@ -254,7 +289,7 @@ Isa choose_isa(const char* requested) {
                 isa_name(best));
     return best;
   }
-  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512); using %s",
+  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512, amx); using %s",
               requested, isa_name(best));
   return best;
 }

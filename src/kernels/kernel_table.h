@@ -1,5 +1,5 @@
 // The kernel table: one set of function pointers per ISA, picked once at run time from the
-// CPU's features (or MINNOW_ISA=scalar|avx2|avx512 for tests and benchmarks). The scalar table
+// CPU's features (or MINNOW_ISA=scalar|avx2|avx512|amx for tests and benchmarks). The scalar table
 // is the reference that defines every kernel; ISA tables override entries and fall back to it.
 //
 // Matrix-vector products quantize the activations first to the weight type's partner type
@@ -22,9 +22,10 @@ class ThreadPool;
 
 namespace minnow::kernels {
 
-enum class Isa { kScalar, kAvx2, kAvx512 };
+// kAmx is the AVX-512 table with AMX tile GEMMs for prompt batches.
+enum class Isa { kScalar, kAvx2, kAvx512, kAmx };
 const char* isa_name(Isa isa);
-// The ISA a name ("scalar", "avx2", "avx512") stands for, whether or not this CPU has it.
+// The ISA a name ("scalar", "avx2", "avx512", "amx") stands for, whether or not this CPU has it.
 std::optional<Isa> isa_from_name(std::string_view name);
 // Every ISA minnow has kernels for, best first (tests iterate it; isa_available filters).
 std::span<const Isa> all_isas();

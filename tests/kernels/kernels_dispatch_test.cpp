@@ -86,6 +86,7 @@ TEST(KernelsDispatch, ChooseIsa) {
   EXPECT_STREQ(isa_name(Isa::kScalar), "scalar");
   EXPECT_STREQ(isa_name(Isa::kAvx2), "avx2");
   EXPECT_STREQ(isa_name(Isa::kAvx512), "avx512");
+  EXPECT_STREQ(isa_name(Isa::kAmx), "amx");
 }
 
 TEST(KernelsDispatch, IsaFromName) {

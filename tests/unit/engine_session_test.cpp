@@ -50,7 +50,7 @@ TEST(Session, IsaByName) {
   auto unknown = load_tiny(0, "avx9000");
   ASSERT_FALSE(unknown.ok());
   // The error names the request and every kernel set minnow knows.
-  for (const char* s : {"avx9000", "scalar", "avx2", "avx512"})
+  for (const char* s : {"avx9000", "scalar", "avx2", "avx512", "amx"})
     EXPECT_NE(unknown.error().message.find(s), std::string::npos) << unknown.error().message;
 }
 
