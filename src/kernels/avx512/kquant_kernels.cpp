@@ -37,25 +37,16 @@ inline __m128i unpack_scales_mins(const uint8_t* scales) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
 }
 
-// Index vectors for vpermw: int16 lanes 0-15 <- scale i, 16-31 <- scale i + 1 (kPairIdx[c]:
-// i = 2c, the two sub-blocks of a q4_k/q5_k chunk); lanes 8k..8k+7 <- scale i + k
-// (kQuadIdx[j]: i = 4j, four 16-element sub-blocks of q6_k).
-constexpr int16_t pair_idx(int c, int lane) {
-  return static_cast<int16_t>(2 * c + (lane >= 16));
-}
-constexpr int16_t quad_idx(int j, int lane) {
-  return static_cast<int16_t>(4 * j + lane / 8);
-}
-template <int16_t (*F)(int, int)>
-struct IdxTable {
+// vpermw index vectors for q6_k: int16 lanes 8k..8k+7 <- scale 4j + k (kQuadIdx[j], the scales
+// of four 16-element sub-blocks).
+struct QuadIdx {
   alignas(64) int16_t v[4][32];
-  constexpr IdxTable() : v() {
-    for (int c = 0; c < 4; ++c)
-      for (int l = 0; l < 32; ++l) v[c][l] = F(c, l);
+  constexpr QuadIdx() : v() {
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l) v[j][l] = static_cast<int16_t>(4 * j + l / 8);
   }
 };
-constexpr IdxTable<pair_idx> kPairIdx;
-constexpr IdxTable<quad_idx> kQuadIdx;
+constexpr QuadIdx kQuadIdx;
 
 inline __m512i load_idx(const int16_t* p) {
   return _mm512_load_si512(p);
@@ -233,8 +224,17 @@ void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
     const W* x[4];
     for (int i = 0; i < 4; ++i)
       x[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r + i) * w_stride);
+    // The next 4 rows, super-block by super-block in step with these (as the 32-block kernels
+    // do, avx512/quant_kernels.cpp): 4 interleaved short streams defeat the hardware prefetchers.
+    const int64_t ahead = n_rows - r - 4 < 4 ? n_rows - r - 4 : 4;
+    const char* next = base + static_cast<size_t>(r + 4) * w_stride;
     __m128 sum = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t i = 0; i < ahead; ++i) {
+        const char* p = next + static_cast<size_t>(i) * w_stride + static_cast<size_t>(b) * sizeof(W);
+        for (size_t off = 0; off < sizeof(W); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+        _mm_prefetch(p + sizeof(W) - 1, _MM_HINT_T0);  // the block need not start a cache line
+      }
       const Act act(y[b]);
       Partial p[4];
       int32_t head[4] = {0, 0, 0, 0};  // d | dmin << 16 (q6_k: d only; its block ends there)

@@ -166,8 +166,16 @@ void dot_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
       rows[i] = reinterpret_cast<const W*>(base + static_cast<size_t>(r0) * w_stride + off[i]);
     }
     const __m512i vindex = _mm512_load_si512(off);
+    // The next 16 rows, block by block in step with these: 16 short streams each advancing
+    // 18-34 bytes per step defeat the hardware prefetchers on narrow matrices (a 576-wide q8_0
+    // row is 10 cache lines), which left decoding at ~6 GB/s per core against ~11 streamed.
+    const int64_t ahead = n_rows - r0 - 16 < 16 ? n_rows - r0 - 16 : 16;
+    const char* next = base + static_cast<size_t>(r0 + 16) * w_stride;
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t i = 0; i < ahead; ++i)
+        _mm_prefetch(next + static_cast<size_t>(i) * w_stride + static_cast<size_t>(b) * sizeof(W),
+                     _MM_HINT_T0);
       const __m512i a_lo = broadcast_x4(y[b].qs), a_hi = broadcast_x4(y[b].qs + 16);
       const __m512i start = start_value<T>(a_lo, a_hi);
       __m512i g[4];
