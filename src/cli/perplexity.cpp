@@ -169,6 +169,9 @@ int perplexity(const PerplexityArgs& a) {
     for (int j = first; j < n_ctx - 1; ++j) {
       const int32_t next = src[j + 1];  // what position j predicts
       log_softmax((*session)->logits(j), lp);
+      if (next < 0 || static_cast<size_t>(next) >= lp.size()) {
+        return fail(strfmt("token %d of the text is outside the model's %zu logits", next, lp.size()));
+      }
       nll.add(-lp[static_cast<size_t>(next)]);
       if (!base_session) continue;
       log_softmax(base_session->logits(j), lp_base);
