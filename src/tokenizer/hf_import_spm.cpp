@@ -79,9 +79,10 @@ Status read_pre_tokenizer(const Json& p, Steps& s, int depth) {
       return make_error("tokenizer.json: pre_tokenizer Metaspace replacement '%s' is not \"%s\"",
                         clip(*rep).c_str(), std::string(kSpace).c_str());
     }
-    // prepend_scheme since tokenizers 0.14, add_prefix_space before. "first" (no "▁" after an
-    // added token) is read as "always", as llama.cpp's SPM does. Its `split` is not followed:
-    // SentencePiece, which the model was trained with, merges across "▁" (llama.cpp too).
+    // prepend_scheme since tokenizers 0.14, add_prefix_space before. Where HF's Metaspace and
+    // SentencePiece (which the model was trained with, and llama.cpp follows) differ, we do as
+    // SentencePiece: "first" (no "▁" after an added token) reads as "always", text that starts
+    // with a space still gets its "▁", and `split` is not followed (merges cross "▁").
     bool prepend = bool_member(p, "add_prefix_space", true);
     if (const std::string* scheme = string_member(p, "prepend_scheme")) {
       if (*scheme != "always" && *scheme != "first" && *scheme != "never") {
