@@ -21,22 +21,6 @@ std::string step_type(const Json& step) {
   return type ? *type : step.dump();
 }
 
-// Replace(" ", "▁") is SentencePiece's space escaping; any other replacement changes the text
-// in a way SPM does not.
-Status read_replace(const Json& n, const char* where, Steps& s) {
-  const Json* pattern = member(n, "pattern");
-  const std::string* from = pattern ? string_member(*pattern, "String") : nullptr;
-  const std::string* to = string_member(n, "content");
-  if (!from || !to || *from != " " || *to != kSpace) {
-    return make_error(
-        "tokenizer.json: %s Replace %s -> %s is not one minnow reproduces (only \" \" -> \"%s\")", where,
-        clip(pattern ? pattern->dump() : "?").c_str(), clip(to ? *to : "?").c_str(),
-        std::string(kSpace).c_str());
-  }
-  s.escapes_spaces = true;
-  return {};
-}
-
 Status read_normalizer(const Json& n, Steps& s, int depth) {
   const std::string type = step_type(n);
   if (type == "Sequence") {
@@ -55,7 +39,21 @@ Status read_normalizer(const Json& n, Steps& s, int depth) {
     s.prepends = true;
     return {};
   }
-  if (type == "Replace") return read_replace(n, "normalizer", s);
+  if (type == "Replace") {
+    // Replace(" ", "▁") is SentencePiece's space escaping; any other changes the text in a way
+    // SPM does not.
+    const Json* pattern = member(n, "pattern");
+    const std::string* from = pattern ? string_member(*pattern, "String") : nullptr;
+    const std::string* to = string_member(n, "content");
+    if (!from || !to || *from != " " || *to != kSpace) {
+      return make_error(
+          "tokenizer.json: normalizer Replace %s -> %s is not one minnow reproduces (only \" \" -> \"%s\")",
+          clip(pattern ? pattern->dump() : "?").c_str(), clip(to ? *to : "?").c_str(),
+          std::string(kSpace).c_str());
+    }
+    s.escapes_spaces = true;
+    return {};
+  }
   return make_error(
       "tokenizer.json: SentencePiece-style normalizer %s is not one minnow reproduces (Prepend \"%s\" and "
       "Replace \" \" -> \"%s\" are)",
