@@ -1,6 +1,7 @@
 // Converting a Hugging Face tokenizer (tokenizer.json, with tokenizer_config.json or config.json)
 // into a vocab-only GGUF: the tokenizer.ggml.* metadata llama.cpp's converter writes, no tensors.
-// Byte-level BPE and WordPiece tokenizers; other kinds are reported as not supported yet.
+// Byte-level BPE, SentencePiece-style BPE (Llama 2, Mistral, Phi-3, Gemma) and WordPiece
+// tokenizers; other kinds (Unigram, WordLevel) are reported as not supported yet.
 //
 //   minnow::TokenizerImportOptions options;
 //   options.config_path = "tokenizer_config.json";
@@ -24,10 +25,10 @@ struct TokenizerImportOptions {
 };
 
 struct TokenizerImportSummary {
-  std::string model;  // tokenizer.ggml.model: "gpt2" or "bert"
+  std::string model;  // tokenizer.ggml.model: "gpt2", "llama" (SentencePiece) or "bert"
   std::string pre;    // tokenizer.ggml.pre, "" when none
   int64_t n_tokens = 0;
-  int64_t n_merges = 0;
+  int64_t n_merges = 0;  // written merges; SentencePiece keeps its order in scores instead
   int64_t bos_id = -1, eos_id = -1;  // -1: none
   bool chat_template = false;        // whether tokenizer.chat_template was written
 };

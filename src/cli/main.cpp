@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   minnow::cli::add_list_command(app, &exit_code);
   minnow::cli::add_rm_command(app, &exit_code);
   minnow::cli::add_cp_command(app, &exit_code);
+  minnow::cli::add_quantize_command(app, &exit_code);
+  minnow::cli::add_perplexity_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

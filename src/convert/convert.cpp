@@ -134,7 +134,7 @@ Status fill_vocab(VocabSpec& spec, int64_t n_vocab, const Json& config, const fs
   }
   for (auto [slot, key] :
        {std::pair{&spec.bos_id, "bos_token_id"}, std::pair{&spec.eos_id, "eos_token_id"}}) {
-    if (*slot) continue;
+    if (*slot && **slot >= 0) continue;  // -1: the tokenizer files name none
     std::optional<int64_t> id = config_id(config, key);
     if (!id && generation) id = config_id(*generation, key);
     if (id && *id >= 0 && *id < n_vocab) *slot = id;

@@ -36,6 +36,8 @@ enum class ValueType : uint32_t {
   FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+// Bytes of one numeric value (an array element); 0 for STRING and ARRAY.
+uint64_t value_type_size(ValueType t);
 
 constexpr int kMaxDims = 4;
 constexpr uint64_t kDefaultAlignment = 32;
@@ -154,6 +156,8 @@ class Writer {
   void set_array_f32(const std::string& key, const std::vector<float>& v);
   void set_array_i32(const std::string& key, const std::vector<int32_t>& v);
   void set_array_u32(const std::string& key, const std::vector<uint32_t>& v);
+  // A value as a reader parsed it, of any type (quantize carries a file's metadata over with it).
+  void set_value(const std::string& key, const Value& v);
   // Setting a key again replaces its value, keeping its position.
 
   // ne[0] is the row length; data must hold exactly the tensor's bytes.

@@ -23,31 +23,6 @@ constexpr uint64_t kMinKvBytes = 8 + 4 + 1;
 // The fewest bytes one tensor info can take: name length, n_dims, one ne, type, offset.
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 
-// Bytes of one numeric array element; 0 for STRING and ARRAY.
-uint64_t scalar_size(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8:
-    case ValueType::INT8:
-    case ValueType::BOOL:
-      return 1;
-    case ValueType::UINT16:
-    case ValueType::INT16:
-      return 2;
-    case ValueType::UINT32:
-    case ValueType::INT32:
-    case ValueType::FLOAT32:
-      return 4;
-    case ValueType::UINT64:
-    case ValueType::INT64:
-    case ValueType::FLOAT64:
-      return 8;
-    case ValueType::STRING:
-    case ValueType::ARRAY:
-      return 0;
-  }
-  return 0;
-}
-
 bool is_known_type(uint32_t t) {
   return t <= static_cast<uint32_t>(ValueType::FLOAT64);
 }
@@ -283,7 +258,7 @@ class Parser {
         arr->strings.push_back(s);
       }
     } else {
-      uint64_t elem = scalar_size(arr->elem_type);
+      uint64_t elem = value_type_size(arr->elem_type);
       auto bytes = checked_mul(count, elem);
       if (!bytes || *bytes > c_.remaining()) {
         return make_error("gguf: key '%s': array of %llu %s exceeds the %llu bytes left",

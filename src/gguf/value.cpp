@@ -40,6 +40,30 @@ const char* value_type_name(ValueType t) {
   return "unknown";
 }
 
+uint64_t value_type_size(ValueType t) {
+  switch (t) {
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::BOOL:
+      return 1;
+    case ValueType::UINT16:
+    case ValueType::INT16:
+      return 2;
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::FLOAT32:
+      return 4;
+    case ValueType::UINT64:
+    case ValueType::INT64:
+    case ValueType::FLOAT64:
+      return 8;
+    case ValueType::STRING:
+    case ValueType::ARRAY:
+      return 0;
+  }
+  return 0;
+}
+
 bool Value::is_integer() const {
   switch (type) {
     case ValueType::UINT8:

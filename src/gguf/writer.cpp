@@ -129,6 +129,62 @@ void Writer::set_array_u32(const std::string& key, const std::vector<uint32_t>& 
   set_raw(key, ValueType::ARRAY, numeric_array(ValueType::UINT32, v));
 }
 
+void Writer::set_value(const std::string& key, const Value& v) {
+  std::vector<uint8_t> out;
+  switch (v.type) {
+    case ValueType::UINT8:
+      put<uint8_t>(&out, static_cast<uint8_t>(v.u));
+      break;
+    case ValueType::INT8:
+      put<int8_t>(&out, static_cast<int8_t>(v.i));
+      break;
+    case ValueType::UINT16:
+      put<uint16_t>(&out, static_cast<uint16_t>(v.u));
+      break;
+    case ValueType::INT16:
+      put<int16_t>(&out, static_cast<int16_t>(v.i));
+      break;
+    case ValueType::UINT32:
+      put<uint32_t>(&out, static_cast<uint32_t>(v.u));
+      break;
+    case ValueType::INT32:
+      put<int32_t>(&out, static_cast<int32_t>(v.i));
+      break;
+    case ValueType::UINT64:
+      put<uint64_t>(&out, v.u);
+      break;
+    case ValueType::INT64:
+      put<int64_t>(&out, v.i);
+      break;
+    case ValueType::FLOAT32:
+      put<float>(&out, static_cast<float>(v.f));  // read from a float: exact
+      break;
+    case ValueType::FLOAT64:
+      put<double>(&out, v.f);
+      break;
+    case ValueType::BOOL:
+      put<uint8_t>(&out, v.u != 0 ? 1 : 0);
+      break;
+    case ValueType::STRING:
+      put_string(&out, v.str);
+      break;
+    case ValueType::ARRAY: {
+      const ArrayValue& a = *v.arr;
+      put<uint32_t>(&out, static_cast<uint32_t>(a.elem_type));
+      put<uint64_t>(&out, a.count);
+      if (a.elem_type == ValueType::STRING) {
+        for (std::string_view s : a.strings) put_string(&out, s);
+      } else if (a.count > 0) {
+        // Numeric elements are still packed little-endian as the file had them.
+        const size_t bytes = static_cast<size_t>(a.count * value_type_size(a.elem_type));
+        out.insert(out.end(), a.data, a.data + bytes);
+      }
+      break;
+    }
+  }
+  set_raw(key, v.type, std::move(out));
+}
+
 void Writer::set_alignment(uint64_t alignment) {
   assert(alignment != 0 && (alignment & (alignment - 1)) == 0 && alignment <= UINT32_MAX);
   alignment_ = alignment;

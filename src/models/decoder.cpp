@@ -17,6 +17,27 @@ Status Decoder::load_embeddings(WeightLoader& w) {
   return Status();
 }
 
+Status Decoder::load_layer(WeightLoader& w, int il, bool biases) {
+  const int E = hp_.n_embd, F = hp_.n_ff;
+  const int q_dim = hp_.n_head * hp_.head_dim, kv_dim = hp_.n_head_kv * hp_.head_dim;
+  DecoderLayer& l = layers_[il];
+  MINNOW_ASSIGN_OR_RETURN(l.attn_norm, w.vector(layer_tensor(il, "attn_norm.weight"), E));
+  MINNOW_ASSIGN_OR_RETURN(l.wq, w.matrix(layer_tensor(il, "attn_q.weight"), E, q_dim));
+  MINNOW_ASSIGN_OR_RETURN(l.wk, w.matrix(layer_tensor(il, "attn_k.weight"), E, kv_dim));
+  MINNOW_ASSIGN_OR_RETURN(l.wv, w.matrix(layer_tensor(il, "attn_v.weight"), E, kv_dim));
+  if (biases) {
+    MINNOW_ASSIGN_OR_RETURN(l.bq, w.vector(layer_tensor(il, "attn_q.bias"), q_dim));
+    MINNOW_ASSIGN_OR_RETURN(l.bk, w.vector(layer_tensor(il, "attn_k.bias"), kv_dim));
+    MINNOW_ASSIGN_OR_RETURN(l.bv, w.vector(layer_tensor(il, "attn_v.bias"), kv_dim));
+  }
+  MINNOW_ASSIGN_OR_RETURN(l.wo, w.matrix(layer_tensor(il, "attn_output.weight"), q_dim, E));
+  MINNOW_ASSIGN_OR_RETURN(l.ffn_norm, w.vector(layer_tensor(il, "ffn_norm.weight"), E));
+  MINNOW_ASSIGN_OR_RETURN(l.w_gate, w.matrix(layer_tensor(il, "ffn_gate.weight"), E, F));
+  MINNOW_ASSIGN_OR_RETURN(l.w_up, w.matrix(layer_tensor(il, "ffn_up.weight"), E, F));
+  MINNOW_ASSIGN_OR_RETURN(l.w_down, w.matrix(layer_tensor(il, "ffn_down.weight"), F, E));
+  return Status();
+}
+
 void Decoder::finish_load(const WeightLoader& w) {
   const int E = hp_.n_embd, V = hp_.n_vocab;
   n_params_ = w.params();

@@ -38,6 +38,9 @@ class Decoder : public Model {
  protected:
   // token_embd.weight, output_norm.weight and output.weight (absent: tied to token_embd).
   Status load_embeddings(WeightLoader& w);
+  // Layer il of the separate-matrix layout (attn_q/k/v/output, ffn_gate/up/down, both norms),
+  // with the attn_q/k/v biases when `biases`, into layers_[il].
+  Status load_layer(WeightLoader& w, int il, bool biases);
   // Weight bytes, parameters and flops per token of what was loaded.
   void finish_load(const WeightLoader& w);
 

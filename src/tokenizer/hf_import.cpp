@@ -1,7 +1,8 @@
 // Imports a Hugging Face tokenizer.json the way llama.cpp's converter does: tokens by id,
-// added tokens as control (special) or user-defined ones, merges as "a b", a pre-tokenizer name
-// recognized from the pre_tokenizer config, special ids from the configs. Every JSON value is
-// type-checked before use; nlohmann exceptions never leave this file.
+// added tokens as control (special) or user-defined ones, merges as "a b" (or, for
+// SentencePiece-style BPE, as scores: hf_import_spm), a pre-tokenizer name recognized from the
+// pre_tokenizer config, special ids from the configs. Every JSON value is type-checked before
+// use; nlohmann exceptions never leave this file.
 #include "tokenizer/hf_import.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "tokenizer/hf_import_spm.h"
 #include "tokenizer/hf_json.h"
 
 namespace minnow::tok {
@@ -371,19 +373,32 @@ Result<VocabSpec> import(const Json& tj, const Json* cfg, const HfImportOptions&
   const std::string model_type = !type               ? (member(*model, "merges") ? "BPE" : "(none)")
                                  : type->is_string() ? type->get<std::string>()
                                                      : type->dump();
+  if (model_type == "Unigram") {
+    // Unigram picks the segmentation with the best total log-probability (Viterbi); our SPM
+    // tokenizer merges pairs greedily by score, which segments differently: with pieces a -5,
+    // c -0.1, ab -0.5, bc -0.4, Unigram makes "abc" ab|c (-0.6), greedy merging a|bc.
+    return make_error(
+        "tokenizer.json: model type Unigram is not supported yet (it needs a Viterbi tokenizer; "
+        "byte-level BPE, SentencePiece-style BPE and WordPiece are supported)");
+  }
   if (model_type != "BPE" && model_type != "WordPiece") {
-    return make_error("tokenizer.json: model type %s is not supported yet (byte-level BPE and WordPiece are)",
-                      clip(model_type).c_str());
+    return make_error(
+        "tokenizer.json: model type %s is not supported yet (byte-level BPE, SentencePiece-style BPE and "
+        "WordPiece are)",
+        clip(model_type).c_str());
   }
   const bool wordpiece = model_type == "WordPiece";
+  // BPE without a byte-level step is SentencePiece's: byte fallback and "▁" for spaces.
+  const bool spm =
+      !wordpiece && !has_byte_level(member(tj, "pre_tokenizer")) && !has_byte_level(member(tj, "decoder"));
   VocabSpec spec;
-  if (!wordpiece) {
-    if (!has_byte_level(member(tj, "pre_tokenizer")) && !has_byte_level(member(tj, "decoder"))) {
-      return make_error(
-          "tokenizer.json: BPE without a ByteLevel pre-tokenizer (SentencePiece-style, as Llama 2 and "
-          "Mistral) "
-          "is not supported yet");
-    }
+  if (spm) {
+    auto style = read_spm_style(tj, *model);
+    if (!style.ok()) return style.error();
+    spec.model = "llama";
+    spec.pre = options.pre.empty() ? "default" : options.pre;  // what llama.cpp writes for SPM
+    spec.add_space_prefix = style->add_space_prefix;
+  } else if (!wordpiece) {
     spec.model = "gpt2";
     if (!options.pre.empty()) {
       spec.pre = options.pre;
@@ -401,7 +416,18 @@ Result<VocabSpec> import(const Json& tj, const Json* cfg, const HfImportOptions&
   auto table = collect_tokens(*model, member(tj, "added_tokens"), wordpiece);
   if (!table.ok()) return table.error();
   TokenTable& t = *table;
-  if (!wordpiece) {
+  if (spm) {
+    // SentencePiece's token types: byte-fallback pieces are bytes (added tokens keep theirs).
+    for (size_t id = 0; id < t.texts.size(); ++id) {
+      if (t.types[id] == static_cast<int32_t>(TokenType::kNormal) && is_byte_token_text(t.texts[id]))
+        t.types[id] = static_cast<int32_t>(TokenType::kByte);
+    }
+    auto merges = collect_merges(*model, t);
+    if (!merges.ok()) return merges.error();
+    auto scores = spm_scores_from_merges(*merges, t.by_text, t.texts.size());
+    if (!scores.ok()) return scores.error();
+    spec.scores = std::move(scores).value();
+  } else if (!wordpiece) {
     auto merges = collect_merges(*model, t);
     if (!merges.ok()) return merges.error();
     spec.merges = std::move(merges).value();
@@ -422,6 +448,15 @@ Result<VocabSpec> import(const Json& tj, const Json* cfg, const HfImportOptions&
   spec.pad_id = from_cfg.pad;
   spec.add_bos = from_cfg.add_bos.value_or(from_pp.add_bos.value_or(false));
   spec.add_eos = from_cfg.add_eos.value_or(from_pp.add_eos.value_or(false));
+  if (spm) {
+    // SentencePiece marks its unknown piece as such (HF lists it as a special added token).
+    if (s.unk) t.types[static_cast<size_t>(*s.unk)] = static_cast<int32_t>(TokenType::kUnknown);
+    // Ids the files do not name are none: SPM's defaults (bos 1, eos 2, unk 0) would be
+    // Gemma's <eos>, <bos> and <pad>.
+    for (std::optional<int64_t>* id : {&spec.bos_id, &spec.eos_id, &spec.unk_id}) {
+      if (!*id) *id = -1;
+    }
+  }
 
   // config.json's vocab_size: the embedding may have more rows than the tokenizer has tokens.
   if (const Json* vs = cfg ? member(*cfg, "vocab_size") : nullptr) {
@@ -430,9 +465,12 @@ Result<VocabSpec> import(const Json& tj, const Json* cfg, const HfImportOptions&
       return make_error("config: vocab_size %s is not a count up to %zu", clip(vs->dump()).c_str(),
                         kMaxTokens);
     }
+    // Padding never merges: it scores no higher than any piece.
+    const float pad_score = spec.scores ? *std::min_element(spec.scores->begin(), spec.scores->end()) : 0.0f;
     for (size_t id = t.texts.size(); id < static_cast<size_t>(*n); ++id) {
       t.texts.push_back("[PAD" + std::to_string(id) + "]");
       t.types.push_back(static_cast<int32_t>(TokenType::kUnused));
+      if (spec.scores) spec.scores->push_back(pad_score);
     }
   }
   spec.tokens = std::move(t.texts);

@@ -1,7 +1,8 @@
 // Hugging Face tokenizer.json (with tokenizer_config.json or config.json) -> the tokenizer.ggml.*
-// metadata llama.cpp's convert_hf_to_gguf.py writes: byte-level BPE ("gpt2") and WordPiece
-// ("bert"). Unigram, WordLevel and SentencePiece-style BPE (Llama 2, Mistral) are not supported
-// yet and say so. The JSON is untrusted: every problem is an Error, nothing throws.
+// metadata llama.cpp's convert_hf_to_gguf.py writes: byte-level BPE ("gpt2"), WordPiece ("bert")
+// and SentencePiece-style BPE (Llama 2, Mistral, Phi-3, Gemma: byte fallback, "▁" for spaces) as
+// "llama" with scores that keep the merge order. Unigram and WordLevel are not supported yet and
+// say so. The JSON is untrusted: every problem is an Error, nothing throws.
 #pragma once
 
 #include <optional>
@@ -28,6 +29,8 @@ struct HfImportOptions {
 // eos_token_id, pad_token_id, vocab_size), or "" for none. Special ids come from the config's
 // token names first, then its ids, then tokenizer.json's post_processor; add_bos/add_eos from
 // the config's flags, else from whether the post_processor adds them (false without one).
+// SentencePiece-style files get explicit none (-1) for a bos/eos/unk no file names, so that
+// SPM's default ids (1, 2, 0) never stand in for them.
 // Token ids must run from 0 without gaps or repeats; a config vocab_size beyond them pads with
 // unused "[PAD<id>]" tokens, as llama.cpp does for models whose embedding has spare rows.
 Result<VocabSpec> import_hf_tokenizer(std::string_view tokenizer_json, std::string_view config_json,

@@ -283,6 +283,66 @@ TEST(ConvertTokenizer, ChatTemplateAndTokenizationCarriedOver) {
   EXPECT_EQ((*tokens)->strings[271], "[PAD271]");
 }
 
+// Llama 2's kind of tokenizer.json (SentencePiece-style BPE: byte fallback, "▁" for spaces,
+// merges as SpmConverter writes them) converts to an SPM vocabulary; tokenizer_config.json
+// names no eos, so config.json's id is the one used.
+TEST(ConvertTokenizer, SentencePieceStyle) {
+  const std::string sp = "\xE2\x96\x81";
+  Json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    vocab[name] = 3 + b;
+  }
+  int id = 259;
+  for (const std::string& piece :
+       {sp, std::string("t"), std::string("h"), std::string("e"), std::string("he"), sp + "t", sp + "the"}) {
+    vocab[piece] = id++;
+  }
+  Json added = Json::array();
+  for (int i = 0; i < 3; ++i) {
+    added.push_back({{"id", i}, {"content", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>"}, {"special", true}});
+  }
+  const Json tokenizer = {
+      {"added_tokens", added},
+      {"normalizer", Json::parse(R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
+                                    {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})")},
+      {"pre_tokenizer", nullptr},
+      {"model",
+       {{"type", "BPE"},
+        {"unk_token", "<unk>"},
+        {"byte_fallback", true},
+        {"vocab", vocab},
+        {"merges", {"h e", sp + " t", sp + "t he"}}}}};
+  TempDir tmp("spm");
+  HfModel model = test::make_hf_model(spec_for("llama"));
+  model.config["bos_token_id"] = 1;
+  model.config["eos_token_id"] = 2;
+  test::write_hf_folder(model, tmp.path / "hf", 1, {{"bos_token", "<s>"}, {"add_bos_token", true}});
+  test::write_json(tmp.path / "hf" / "tokenizer.json", tokenizer);
+  auto r = convert_hf_to_gguf(tmp.str("hf"), tmp.str("m.gguf"), options(ConvertType::kF16));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto m = Model::load(tmp.str("m.gguf"), {});
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ((*m)->info().tokenizer, "llama");
+  EXPECT_EQ((*m)->info().tokenizer_error, "");
+  // "▁the▁the\n": h+e, ▁+t, ▁t+he; the newline by its byte.
+  auto ids = (*m)->tokenize("the the\n", true, false);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(*ids, (std::vector<int32_t>{1, 265, 265, 3 + '\n'}));
+  auto f = gguf::File::open(tmp.str("m.gguf"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.bos_token_id"), 1);
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.eos_token_id"), 2);
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.unknown_token_id"), 0);
+  EXPECT_EQ(f->find("tokenizer.ggml.merges"), nullptr);
+  auto types = f->get_array("tokenizer.ggml.token_type");
+  ASSERT_TRUE(types.ok());
+  EXPECT_EQ((*types)->int_at(0), 2);    // unknown
+  EXPECT_EQ((*types)->int_at(13), 6);   // <0x0A>
+  EXPECT_EQ((*types)->int_at(265), 1);  // ▁the
+}
+
 // The template's other spellings and the special ids' other sources.
 TEST(ConvertTokenizer, TemplateAndSpecialIdSources) {
   const HfModel model = test::make_hf_model(spec_for("qwen2"));

@@ -1,5 +1,6 @@
-// Helpers the per-architecture model tests share: load a model from GGUF bytes (or get the
-// loader's error), run a fixed token sequence in batches, and compare logit arrays.
+// The invariants every architecture's forward pass keeps (finite, deterministic, batching and
+// thread count do not matter, SIMD == scalar, F16 cache close to F32), over a fixed token
+// sequence, on top of forward_harness.h.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,84 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "base/thread_pool.h"
-#include "gguf/gguf.h"
-#include "kernels/kernel_table.h"
-#include "models/model.h"
+#include "models/forward_harness.h"
 #include "simd_isas.h"
 
 namespace minnow::test {
 
-struct LoadedModel {
-  std::vector<uint8_t> bytes;
-  std::optional<gguf::File> file;
-  std::unique_ptr<models::Model> model;  // null when loading failed (the test has failed then)
-};
-
-inline std::unique_ptr<LoadedModel> load_model_bytes(std::vector<uint8_t> bytes) {
-  auto l = std::make_unique<LoadedModel>();
-  l->bytes = std::move(bytes);
-  auto f = gguf::File::parse(l->bytes);
-  EXPECT_TRUE(f.ok()) << f.error().message;
-  if (!f.ok()) return l;
-  l->file.emplace(std::move(*f));
-  auto m = models::load_model(*l->file);
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  if (m.ok()) l->model = std::move(*m);
-  return l;
-}
-
-// The loader's error message for a file that must not load.
-inline Result<std::string> load_error_of(const std::vector<uint8_t>& bytes) {
-  auto f = gguf::File::parse(bytes);
-  if (!f) return f.error().message;
-  auto m = models::load_model(*f);
-  if (m) return Error{"loaded fine"};
-  return m.error().message;
-}
-
 inline const std::vector<int32_t> kTestTokens = {1,  260, 45, 270, 101, 3,  280, 7, 290,
                                                  33, 120, 64, 265, 2,   77, 200, 18};
 
-struct RunOptions {
-  int threads = 2;
-  int batch = 4;
-  DType kv = DType::F16;
-  int n_ctx = 64;  // the cache's context (LongRoPE picks its factors by it)
-};
-
-// Logits of every token of kTestTokens ([n_tokens][n_vocab]), fed in batches of o.batch.
-inline std::vector<float> run_tokens(const models::Model& m, const kernels::KernelTable& kt,
-                                     const RunOptions& o) {
-  ThreadPool pool(o.threads);
-  nn::Scratch scratch;  // reused across the batches, as a session does (the last may be shorter)
-  const nn::Compute c{kt, pool, nullptr, &scratch};
-  const auto& hp = m.hparams();
-  auto cache = KvCache::create(hp.n_layer, o.n_ctx, hp.n_head_kv * hp.head_dim, o.kv);
-  EXPECT_TRUE(cache.ok());
-  if (!cache.ok()) return {};
-  const std::vector<int32_t>& tokens = kTestTokens;
-  std::vector<float> logits(tokens.size() * hp.n_vocab);
-  for (size_t b = 0; b < tokens.size(); b += o.batch) {
-    const size_t n = std::min<size_t>(o.batch, tokens.size() - b);
-    std::vector<int32_t> pos(n);
-    for (size_t i = 0; i < n; ++i) pos[i] = static_cast<int32_t>(b + i);
-    auto st = m.forward(c, tokens.data() + b, pos.data(), static_cast<int64_t>(n), *cache, true,
-                        logits.data() + b * hp.n_vocab);
-    EXPECT_TRUE(st.ok()) << st.error().message;
-  }
-  return logits;
-}
-
-// max |a - b| relative to max |b|.
-inline double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double mx = 0, scale = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    mx = std::max(mx, static_cast<double>(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-  }
-  return mx / scale;
+// Logits of every token of kTestTokens ([n_tokens][n_vocab]) with the kernels kt.
+inline std::vector<float> run_tokens(const models::Model& m, const kernels::KernelTable& kt, RunOptions o) {
+  o.kt = &kt;
+  return run_logits(m, kTestTokens, o);
 }
 
 // The invariants every architecture's forward pass keeps, as the llama model tests state them.

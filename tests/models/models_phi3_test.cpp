@@ -23,8 +23,8 @@ test::TinyArchSpec phi3() {
   return s;
 }
 
-std::unique_ptr<test::LoadedModel> load(const test::TinyArchSpec& s) {
-  return test::load_model_bytes(test::make_tiny_arch(s));
+std::unique_ptr<test::Loaded> load(const test::TinyArchSpec& s) {
+  return test::load_bytes(test::make_tiny_arch(s));
 }
 
 // The weight types, and partial rotary (8 of 16 dims) with LongRoPE factors and attention factor.

@@ -15,8 +15,8 @@ namespace {
 
 using test::run_tokens;
 
-std::unique_ptr<test::LoadedModel> load(const test::TinyArchSpec& s) {
-  return test::load_model_bytes(test::make_tiny_arch(s));
+std::unique_ptr<test::Loaded> load(const test::TinyArchSpec& s) {
+  return test::load_bytes(test::make_tiny_arch(s));
 }
 
 class Qwen2Types : public testing::TestWithParam<DType> {

@@ -296,9 +296,9 @@ TEST(HfImport, MalformedInputs) {
     j[Json::json_pointer(pointer)] = v;
     return j.dump();
   };
-  Json spm_like = tiny_bpe();  // BPE with no byte-level step anywhere
-  spm_like["pre_tokenizer"] = Json::parse(R"({"type": "Metaspace"})");
-  spm_like["decoder"] = Json::parse(R"({"type": "Metaspace"})");
+  Json word_bpe = tiny_bpe();  // BPE with no byte-level step, but no SentencePiece "▁" either
+  word_bpe["pre_tokenizer"] = Json::parse(R"({"type": "Whitespace"})");
+  word_bpe["decoder"] = Json::parse(R"({"type": "BPEDecoder"})");
   const std::vector<Bad> cases = {
       {"empty", "", "", "tokenizer.json"},
       {"not json", "{\"model\": ", "", "tokenizer.json"},
@@ -309,7 +309,7 @@ TEST(HfImport, MalformedInputs) {
       {"unigram", with("/model/type", "Unigram"), "", "not supported yet"},
       {"wordlevel", with("/model/type", "WordLevel"), "", "not supported yet"},
       {"model type number", with("/model/type", 7), "", "not supported yet"},
-      {"sentencepiece bpe", spm_like.dump(), "", "not supported yet"},
+      {"whitespace bpe", word_bpe.dump(), "", "pre_tokenizer Whitespace is not one minnow reproduces"},
       {"vocab not object", with("/model/vocab", Json::array()), "", "model.vocab is not an object"},
       {"empty vocab", with("/model/vocab", Json::object()), "", "gap"},
       {"string id", with("/model/vocab/b", "1"), "", "not an integer"},
