@@ -179,4 +179,10 @@ class Session {
   friend class Model;
 };
 
+// This machine's memory read bandwidth in GB/s with n_threads threads (<= 0: one per hardware
+// thread): the best of several passes over a buffer far larger than the caches (1 GiB, or an
+// eighth of physical memory when that is less). Takes about a second; 0 when the buffer cannot
+// be had. For stating speeds as a fraction of the machine's limit (`minnow bench`).
+double measure_read_bandwidth(int n_threads);
+
 }  // namespace minnow
