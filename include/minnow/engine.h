@@ -66,11 +66,38 @@ struct SessionOptions {
   int n_batch = 512;     // prompt tokens per forward pass
 };
 
+constexpr int kMaxTopLogprobs = 20;
+
 struct GenerateOptions {
   SamplingOptions sampling;
   int num_predict = -1;       // tokens to generate; < 0: until end of generation or the context is full
   bool add_bos = true;        // prepend BOS when the vocabulary asks for it
   bool parse_special = false; // special-token text in the prompt becomes special tokens
+  // Generation ends before the first of these strings appears in the output, which does not
+  // include it (done_reason "stop"). Text that could be the start of one is held back until
+  // it is not.
+  std::vector<std::string> stop;
+  bool logprobs = false;  // fill each GeneratedToken's logprob
+  int top_logprobs = 0;   // and its top alternatives (0..kMaxTopLogprobs)
+};
+
+// A token's log-probability under the model's own distribution (softmax of its logits at
+// temperature 1, before any sampling filter), the measure the OpenAI API's logprobs report.
+struct TokenLogprob {
+  int32_t id = 0;
+  std::string text;   // the token's piece (bytes; may be part of a UTF-8 character)
+  float logprob = 0;  // natural logarithm
+};
+
+struct GeneratedToken : TokenLogprob {
+  std::vector<TokenLogprob> top;  // the top_logprobs likeliest tokens, likeliest first
+};
+
+// Generated text as it becomes final, with the tokens it completes (logprob 0 and no top
+// alternatives unless GenerateOptions asked for them). Either may be empty.
+struct GeneratedPiece {
+  std::string_view text;
+  std::span<const GeneratedToken> tokens;
 };
 
 struct GenerateStats {
@@ -170,6 +197,9 @@ class Session {
   // The same from prompt tokens (add_bos and parse_special are not used).
   Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                  const std::function<bool(std::string_view)>& on_text);
+  // The same, handing on the tokens behind the text too (with log-probabilities when asked).
+  Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                 const std::function<bool(const GeneratedPiece&)>& on_piece);
 
   struct Impl;
 

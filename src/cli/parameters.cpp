@@ -16,9 +16,17 @@ const char* const kParameterHelp =
     "  num_ctx N          context size in tokens\n"
     "  repeat_penalty F   penalty for repeated tokens (1: off)\n"
     "  repeat_last_n N    tokens the repeat penalty looks back at (-1: the whole context)\n"
-    "  frequency_penalty F, presence_penalty F\n";
+    "  frequency_penalty F, presence_penalty F\n"
+    "  stop TEXT          end the answer before TEXT (repeat for several)\n";
 
 Status set_parameter(const std::string& name, const std::string& value, RunParameters* p) {
+  if (name == "stop") {  // text, not a number; each one adds a stop string
+    std::string text = value;
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+    if (text.empty()) return make_error("parameter stop: the stop text is empty");
+    p->generate.stop.push_back(text);
+    return Status();
+  }
   char* end = nullptr;
   const double v = std::strtod(value.c_str(), &end);
   if (value.empty() || *end != '\0' || !std::isfinite(v)) {
@@ -64,7 +72,7 @@ Status set_parameter(const std::string& name, const std::string& value, RunParam
     s.presence_penalty = static_cast<float>(v);
   } else {
     return make_error("unknown parameter '%s' (known: temperature, top_k, top_p, min_p, seed, num_predict, num_ctx, "
-                      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty)",
+                      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, stop)",
                       name.c_str());
   }
   return Status();

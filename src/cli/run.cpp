@@ -44,6 +44,7 @@ struct RunArgs {
   int threads = 0;
   std::string isa;
   std::string flag_values[std::size(kParameterFlags)];
+  std::vector<std::string> stops;
   std::vector<std::pair<std::string, std::string>> given;  // the parameter flags on the command line
 };
 
@@ -143,10 +144,12 @@ void add_run_command(CLI::App& app, int* exit_code) {
     if (flag == "--ctx-size") flag += ",-c";
     opts.push_back(cmd->add_option(flag, a->flag_values[i], help[i]));
   }
+  cmd->add_option("--stop", a->stops, "End the answer before this text (repeat for several)")->allow_extra_args(false);
   cmd->callback([a, exit_code, opts] {
     for (size_t i = 0; i < opts.size(); ++i) {
       if (opts[i]->count() > 0) a->given.emplace_back(kParameterFlags[i].second, a->flag_values[i]);
     }
+    for (const std::string& s : a->stops) a->given.emplace_back("stop", s);
     *exit_code = run(*a);
   });
 }

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "engine/stop_filter.h"
 #include "engine/model_impl.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
@@ -265,6 +267,39 @@ Result<GenerateStats> Session::generate(std::string_view prompt, const GenerateO
 
 Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
                                         const std::function<bool(std::string_view)>& on_text) {
+  return generate(tokens, options,
+                  [&](const GeneratedPiece& p) { return p.text.empty() || on_text(p.text); });
+}
+
+namespace {
+
+// Fills t's logprob (and top alternatives) from the logits: log-softmax at temperature 1.
+void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& tok, GeneratedToken& t) {
+  float mx = -INFINITY;
+  for (float x : logits)
+    if (std::isfinite(x)) mx = std::max(mx, x);
+  double sum = 0;
+  for (float x : logits)
+    if (std::isfinite(x)) sum += std::exp(static_cast<double>(x) - mx);
+  const double log_z = mx + std::log(sum);
+  auto lp = [&](int32_t id) {
+    const float x = logits[static_cast<size_t>(id)];
+    return std::isfinite(x) ? static_cast<float>(x - log_z) : -INFINITY;
+  };
+  t.logprob = lp(t.id);
+  if (top_n <= 0) return;
+  std::vector<int32_t> ids(logits.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+  const size_t n = std::min(static_cast<size_t>(top_n), ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+                    [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); });
+  for (size_t i = 0; i < n; ++i) t.top.push_back({ids[i], tok.token_to_piece(ids[i]), lp(ids[i])});
+}
+
+}  // namespace
+
+Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
+                                        const std::function<bool(const GeneratedPiece&)>& on_piece) {
   Model::Impl& m = *impl_->model;
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const Tokenizer& tok = *m.tokenizer;
@@ -273,6 +308,8 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
     return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),
                       n_ctx());
   }
+  if (options.top_logprobs < 0 || options.top_logprobs > kMaxTopLogprobs)
+    return make_error("top_logprobs must be between 0 and %d, not %d", kMaxTopLogprobs, options.top_logprobs);
   // Keep the longest common prefix of the context and the prompt, less at least one token:
   // the prompt's last token must be evaluated for the logits of the first sampled one.
   const std::vector<int32_t>& held = impl_->context;
@@ -292,19 +329,39 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   for (int32_t t : tokens) sampler.accept(t);
 
   Utf8Stream utf8;
+  StopFilter stop(options.stop);
+  std::vector<GeneratedToken> out_tokens;
+  // Hands on text and tokens; false when the caller wants no more.
+  auto emit = [&](const std::string& text) {
+    if (text.empty() && out_tokens.empty()) return true;
+    const bool more = on_piece(GeneratedPiece{text, out_tokens});
+    out_tokens.clear();
+    return more;
+  };
   auto t1 = std::chrono::steady_clock::now();
   stats.done_reason = "length";
   bool stopped = false;
   while (options.num_predict < 0 || stats.generated_tokens < options.num_predict) {
-    const int32_t id = sampler.sample(logits(0).data());
+    const std::span<const float> lg = logits(0);
+    const int32_t id = sampler.sample(lg.data());
     if (tok.is_eog(id)) {
       stats.done_reason = "stop";
       break;
     }
     sampler.accept(id);
     ++stats.generated_tokens;
-    const std::string text = utf8.push(tok.token_to_piece(id));
-    if (!text.empty() && !on_text(text)) {
+    GeneratedToken g;
+    g.id = id;
+    g.text = tok.token_to_piece(id);
+    if (options.logprobs || options.top_logprobs > 0) fill_logprobs(lg, options.top_logprobs, tok, g);
+    const std::string piece = utf8.push(g.text);
+    const std::string text = stop.push(std::move(g), piece, out_tokens);
+    if (!emit(text)) {
+      stats.done_reason = "stop";
+      stopped = true;
+      break;
+    }
+    if (stop.matched()) {
       stats.done_reason = "stop";
       stopped = true;
       break;
@@ -314,8 +371,11 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
     const int32_t next[1] = {id};
     MINNOW_CHECK_OK(eval(next, false));
   }
-  const std::string rest = utf8.flush();
-  if (!stopped && !rest.empty()) on_text(rest);
+  if (!stopped) {
+    std::string rest = stop.push_text(utf8.flush(), out_tokens);
+    if (!stop.matched()) rest += stop.flush(out_tokens);
+    emit(rest);
+  }
   stats.generate_seconds = seconds_since(t1);
   return stats;
 }

@@ -46,6 +46,17 @@ TEST(Cli, StoriesGreedyText) {
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
+TEST(Cli, StopStringsEndTheAnswer) {
+  MINNOW_REQUIRE_SHARED(kStories);
+  // The greedy story (above) goes on "... there was a little girl named Lily.": it ends before
+  // the first stop string that occurs, which is not printed; one that never occurs is harmless.
+  auto r = run_cli({"run", test::shared_path(kStories), "Once upon a time", "--raw", "--temperature", "0",
+                    "-n", "40", "--stop", "no such text", "--stop", " named", "--verbose"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Once upon a time, there was a little girl\n");
+  EXPECT_NE(r.err.find("done reason:      stop"), std::string::npos) << r.err;
+}
+
 TEST(Cli, VerboseStatsGoToStderr) {
   MINNOW_REQUIRE_SHARED(kStories);
   auto quiet = run_cli({"run", test::shared_path(kStories), "Once upon a time", "--raw", "--temperature", "0",

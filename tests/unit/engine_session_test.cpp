@@ -3,6 +3,7 @@
 // context's common prefix with the new prompt and answers as a fresh session would.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -66,6 +67,99 @@ std::pair<std::string, GenerateStats> greedy(Session& s, const std::vector<int32
   });
   EXPECT_TRUE(st.ok()) << st.error().message;
   return {text, st.ok() ? *st : GenerateStats{}};
+}
+
+// Greedy generation with options o, collecting the pieces' text and tokens.
+struct Pieces {
+  std::string text;
+  std::vector<GeneratedToken> tokens;
+  GenerateStats stats;
+};
+Pieces generate_pieces(Session& s, const std::vector<int32_t>& prompt, const GenerateOptions& o) {
+  Pieces out;
+  auto st = s.generate(prompt, o, [&](const GeneratedPiece& p) {
+    out.text += p.text;
+    out.tokens.insert(out.tokens.end(), p.tokens.begin(), p.tokens.end());
+    return true;
+  });
+  EXPECT_TRUE(st.ok()) << st.error().message;
+  if (st.ok()) out.stats = *st;
+  return out;
+}
+
+TEST(Session, StopStringsEndTheOutputBeforeThem) {
+  auto m = load_tiny();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto s = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(s.ok());
+  const std::vector<int32_t> prompt = {1, 260, 261, 262};
+  auto [full, st] = greedy(**s, prompt, 24);
+  ASSERT_GE(full.size(), 12u) << full;
+  // A stop string taken from the middle of the free output: the output ends just before its
+  // first occurrence.
+  const std::string stop = full.substr(full.size() / 2, 3);
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.num_predict = 24;
+  o.stop = {"never appears \x01", stop};
+  const Pieces cut = generate_pieces(**s, prompt, o);
+  EXPECT_EQ(cut.text, full.substr(0, full.find(stop)));
+  EXPECT_EQ(cut.stats.done_reason, "stop");
+  EXPECT_LT(cut.stats.generated_tokens, 24);
+  // Stop strings that never occur change nothing.
+  o.stop = {"never appears \x01"};
+  const Pieces same = generate_pieces(**s, prompt, o);
+  EXPECT_EQ(same.text, full);
+  EXPECT_EQ(same.stats.done_reason, st.done_reason);
+}
+
+TEST(Session, LogprobsAreTheModelsLogSoftmax) {
+  auto m = load_tiny();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto s = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(s.ok());
+  const std::vector<int32_t> prompt = {1, 260, 261, 262};
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.num_predict = 8;
+  o.logprobs = true;
+  o.top_logprobs = 3;
+  const Pieces p = generate_pieces(**s, prompt, o);
+  ASSERT_EQ(p.tokens.size(), 8u);
+  for (const GeneratedToken& t : p.tokens) {
+    EXPECT_EQ(t.text, (*m)->token_to_piece(t.id));
+    ASSERT_EQ(t.top.size(), 3u);
+    // Greedy picks the likeliest token; alternatives come likeliest first; probabilities sum
+    // to at most 1.
+    EXPECT_EQ(t.top[0].id, t.id);
+    EXPECT_FLOAT_EQ(t.top[0].logprob, t.logprob);
+    EXPECT_LE(t.logprob, 0.0f);
+    EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
+    EXPECT_GE(t.top[1].logprob, t.top[2].logprob);
+    EXPECT_LE(std::exp(t.top[0].logprob) + std::exp(t.top[1].logprob) + std::exp(t.top[2].logprob), 1.0 + 1e-6);
+  }
+
+  // The first token's logprob from the logits of the prompt, computed here in double.
+  auto fresh = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE((*fresh)->eval(prompt, false).ok());
+  const auto lg = (*fresh)->logits(0);
+  double mx = -1e30, z = 0;
+  for (float x : lg) mx = std::max(mx, static_cast<double>(x));
+  for (float x : lg) z += std::exp(x - mx);
+  EXPECT_NEAR(p.tokens[0].logprob, lg[p.tokens[0].id] - mx - std::log(z), 1e-5);
+
+  // Without logprobs the tokens still come, with no alternatives; out-of-range requests fail.
+  o.logprobs = false;
+  o.top_logprobs = 0;
+  const Pieces plain = generate_pieces(**s, prompt, o);
+  EXPECT_EQ(plain.text, p.text);
+  ASSERT_EQ(plain.tokens.size(), 8u);
+  EXPECT_TRUE(plain.tokens[0].top.empty());
+  o.top_logprobs = kMaxTopLogprobs + 1;
+  auto bad = (*s)->generate(prompt, o, [](std::string_view) { return true; });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("top_logprobs"), std::string::npos);
 }
 
 TEST(Session, GenerateReusesTheCommonPrefix) {
