@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "cli/line_editor.h"
-#include "cli/parameters.h"
+#include "minnow/parameters.h"
 
 namespace minnow::cli {
 namespace {
@@ -137,7 +137,7 @@ class Chat {
 
   void set_parameter(const std::string& name, const std::string& value) {
     RunParameters p{options_, n_ctx_};
-    if (Status st = cli::set_parameter(name, value, &p); !st.ok()) {
+    if (Status st = minnow::set_parameter(name, value, &p); !st.ok()) {
       std::printf("%s\n", st.error().message.c_str());
       return;
     }

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/parameters.h"
+#include "minnow/parameters.h"
 #include "minnow/chat_template.h"
 #include "minnow/convert.h"
 #include "minnow/engine.h"

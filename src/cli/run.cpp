@@ -15,7 +15,7 @@
 #include "cli/chat.h"
 #include "cli/commands.h"
 #include "cli/model_ref.h"
-#include "cli/parameters.h"
+#include "minnow/parameters.h"
 #include "minnow/engine.h"
 
 namespace minnow::cli {

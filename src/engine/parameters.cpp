@@ -1,10 +1,10 @@
-#include "cli/parameters.h"
+#include "minnow/parameters.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 
-namespace minnow::cli {
+namespace minnow {
 
 const char* const kParameterHelp =
     "  temperature F      sampling temperature (0: greedy)\n"
@@ -83,4 +83,4 @@ Status set_parameters(const std::vector<std::pair<std::string, std::string>>& pa
   return Status();
 }
 
-}  // namespace minnow::cli
+}  // namespace minnow

@@ -1,5 +1,7 @@
-// Ollama's model parameters by name ("temperature", "num_ctx", ...): set from a Modelfile's
-// PARAMETER lines, a stored model's defaults and the chat's /set parameter, checked the same way.
+// Ollama's model parameters by name ("temperature", "num_ctx", "stop", ...), as a Modelfile's
+// PARAMETER lines, a stored model's defaults, the chat's /set parameter and the server's
+// request options give them: each checked the same way, errors naming the parameter and what
+// it accepts.
 #pragma once
 
 #include <string>
@@ -8,18 +10,18 @@
 
 #include "minnow/engine.h"
 
-namespace minnow::cli {
+namespace minnow {
 
 struct RunParameters {
   GenerateOptions generate;
   int n_ctx = 0;  // 0: the model's default
 };
 
-// Sets one parameter from its text; errors name the parameter and what it accepts.
+// Sets one parameter from its text ("stop" adds a stop string each time).
 Status set_parameter(const std::string& name, const std::string& value, RunParameters* p);
 Status set_parameters(const std::vector<std::pair<std::string, std::string>>& params, RunParameters* p);
 
 // The list of parameter names and what they take, for help texts.
 extern const char* const kParameterHelp;
 
-}  // namespace minnow::cli
+}  // namespace minnow
