@@ -1,0 +1,92 @@
+// What the Ollama and OpenAI handlers share: typed reading of request JSON with clear errors,
+// options -> parameters, messages -> ChatMessage, keep_alive durations, timestamps, and running
+// one generation on a loaded model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "minnow/engine.h"
+#include "minnow/parameters.h"
+#include "server/model_pool.h"
+
+namespace minnow::server {
+
+using nlohmann::json;
+
+// An error a handler answers with: an HTTP status and a message for the client.
+struct ApiError {
+  int status = 400;
+  std::string message;
+};
+
+// Typed access to a request object's optional fields; the first problem is kept as the error
+// (naming the field and what it must be) and later reads return nothing.
+class Fields {
+ public:
+  explicit Fields(const json& obj) : obj_(obj) {}
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  void fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+  }
+
+  bool has(const char* key) const { return obj_.contains(key) && !obj_[key].is_null(); }
+  std::optional<std::string> str(const char* key);
+  std::optional<bool> boolean(const char* key);
+  std::optional<double> number(const char* key, double lo, double hi);
+  std::optional<int64_t> integer(const char* key, int64_t lo, int64_t hi);
+  const json* object(const char* key);
+  const json* array(const char* key);
+  std::string required_str(const char* key);  // "" with an error when missing or not a string
+
+ private:
+  const json& obj_;
+  std::string error_;
+};
+
+// The body as a JSON object, or a 400 naming the parse error.
+std::optional<json> parse_body(const std::string& body, ApiError* err);
+
+// Ollama options ({"temperature": 0.2, "stop": ["\n"], "num_ctx": 4096, ...}) over the
+// stored model's parameters; unknown options and wrong types are errors.
+Status apply_options(const json& options, RunParameters* p);
+// The stored model's parameters (Modelfile PARAMETER lines) as the starting point.
+Result<RunParameters> model_parameters(const LoadedModel& m);
+
+// keep_alive as Ollama takes it: seconds as a number, or a duration string ("5m", "10s",
+// "1h30m", "-1", "0"). Negative: forever.
+Result<double> parse_keep_alive(const json& v);
+
+// Messages in either API's shape: content a string or OpenAI's [{type: "text", text}] parts;
+// tool calls with arguments as an object (Ollama) or a JSON string (OpenAI).
+Result<std::vector<ChatMessage>> parse_messages(const json& messages);
+
+// RFC 3339 time with nanoseconds, as Ollama writes created_at.
+std::string rfc3339(std::chrono::system_clock::time_point t);
+std::string rfc3339_now();
+
+// The chat prompt for messages: the stored system message first when the messages have none.
+Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatMessage> messages,
+                                         const std::string& tools_json);
+
+// One generation, ready to run: it holds the model's session (created or re-created for
+// the requested num_ctx) from prepare_job until it is destroyed, so that a prompt too long for
+// the context is refused before any response is sent.
+struct Job {
+  std::shared_ptr<LoadedModel> model;
+  std::unique_lock<std::mutex> lock;
+  std::vector<int32_t> prompt;
+  RunParameters params;
+  // on_piece returning false stops generation (a client that went away).
+  Result<GenerateStats> run(const std::function<bool(const GeneratedPiece&)>& on_piece);
+};
+Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> prompt, RunParameters p);
+
+}  // namespace minnow::server

@@ -1,0 +1,45 @@
+// Response helpers over cpp-httplib for the API handlers.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "server/state.h"
+
+namespace minnow::server {
+
+inline void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+// Ollama's error shape: {"error": "..."}.
+inline void ollama_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, {{"error", message}});
+}
+
+// OpenAI's error shape: {"error": {"message", "type", "param", "code"}}.
+inline void openai_error(httplib::Response& res, int status, const std::string& message,
+                         const char* code = nullptr) {
+  const char* type = status == 401 ? "authentication_error"
+                     : status == 404 ? "invalid_request_error"
+                     : status == 503 ? "server_busy"
+                     : status >= 500 ? "server_error"
+                                     : "invalid_request_error";
+  nlohmann::json e = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+  if (code) e["code"] = code;
+  else if (status == 404) e["code"] = "model_not_found";
+  send_json(res, status, {{"error", e}});
+}
+
+// JSON text for streaming (invalid UTF-8 replaced rather than thrown on).
+inline std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void add_ollama_routes(httplib::Server& http, State& state);
+void add_openai_routes(httplib::Server& http, State& state);
+
+}  // namespace minnow::server

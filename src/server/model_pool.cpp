@@ -1,0 +1,120 @@
+#include "server/model_pool.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace minnow::server {
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+Clock::time_point expiry(double keep_alive_s) {
+  if (keep_alive_s < 0) return Clock::time_point::max();
+  return Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(std::min(keep_alive_s, 1e9) * 1000));
+}
+
+}  // namespace
+
+ModelPool::ModelPool(Store store, int n_threads, double keep_alive_s)
+    : store_(std::move(store)), n_threads_(n_threads), keep_alive_s_(keep_alive_s) {}
+
+ModelPool::~ModelPool() = default;
+
+Result<ModelPool::Acquired> ModelPool::acquire(const std::string& name, bool* not_found) {
+  *not_found = false;
+  auto found = store_.find(name);
+  if (!found) {
+    *not_found = true;
+    return make_error("model '%s' not found (`minnow pull` or `minnow create` adds it)", name.c_str());
+  }
+  const std::string key = found->name;
+  std::unique_lock lk(mu_);
+  // Another request may be loading it: wait for that rather than load it twice.
+  loaded_cv_.wait(lk, [&] { return std::find(loading_.begin(), loading_.end(), key) == loading_.end(); });
+  for (Entry& e : entries_) {
+    if (e.model->name == key && e.model->defaults.digest == found->digest) {
+      ++e.in_use;
+      e.unload_when_idle = false;
+      return Acquired{e.model, false, 0};
+    }
+  }
+  loading_.push_back(key);
+  lk.unlock();
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadOptions lo;
+  lo.n_threads = n_threads_;
+  lo.chat_template = found->chat_template;
+  auto model = Model::load(found->model_path, lo);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  lk.lock();
+  loading_.erase(std::find(loading_.begin(), loading_.end(), key));
+  loaded_cv_.notify_all();
+  if (!model) return model.error().with_context(key);
+  auto m = std::make_shared<LoadedModel>();
+  m->name = key;
+  m->stored = true;
+  m->defaults = std::move(*found);
+  m->model = std::move(*model);
+  m->loaded_at = Clock::now();
+  // A model replaced in the store under the same name (a new digest) is dropped when idle.
+  for (Entry& e : entries_)
+    if (e.model->name == key) e.unload_when_idle = true;
+  entries_.push_back(Entry{m, expiry(keep_alive_s_), 1, false});
+  lk.unlock();
+  reap();
+  return Acquired{m, true, load_s};
+}
+
+void ModelPool::release(const std::shared_ptr<LoadedModel>& m, double keep_alive_s) {
+  {
+    std::lock_guard lk(mu_);
+    for (Entry& e : entries_) {
+      if (e.model != m) continue;
+      e.in_use = std::max(0, e.in_use - 1);
+      const double k = std::isnan(keep_alive_s) ? keep_alive_s_ : keep_alive_s;
+      e.expires_at = expiry(k);
+      if (k == 0) e.unload_when_idle = true;
+    }
+  }
+  reap();
+}
+
+bool ModelPool::unload(const std::string& name) {
+  bool any = false;
+  {
+    std::lock_guard lk(mu_);
+    auto found = store_.find(name);
+    const std::string key = found ? found->name : name;
+    for (Entry& e : entries_) {
+      if (e.model->name != key) continue;
+      e.unload_when_idle = true;
+      any = true;
+    }
+  }
+  reap();
+  return any;
+}
+
+void ModelPool::reap() {
+  std::vector<std::shared_ptr<LoadedModel>> dropped;  // freed outside the lock
+  {
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    auto it = std::remove_if(entries_.begin(), entries_.end(), [&](Entry& e) {
+      const bool go = e.in_use == 0 && (e.unload_when_idle || e.expires_at <= now);
+      if (go) dropped.push_back(e.model);
+      return go;
+    });
+    entries_.erase(it, entries_.end());
+  }
+}
+
+std::vector<LoadedInfo> ModelPool::loaded() const {
+  std::lock_guard lk(mu_);
+  std::vector<LoadedInfo> out;
+  for (const Entry& e : entries_) out.push_back({e.model->name, e.model, e.expires_at, e.in_use});
+  return out;
+}
+
+}  // namespace minnow::server

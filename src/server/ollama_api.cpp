@@ -1,0 +1,353 @@
+// The Ollama API (github.com/ollama/ollama docs/api.md): /api/generate and /api/chat with
+// NDJSON streaming and timings in nanoseconds, model listing and management, /api/ps and
+// /api/version. Errors are {"error": "..."} with a 4xx/5xx status.
+#include <chrono>
+#include <filesystem>
+
+#include "server/api_common.h"
+#include "server/http_util.h"
+#include "server/state.h"
+
+namespace minnow::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t ns(double seconds) {
+  return static_cast<int64_t>(seconds * 1e9);
+}
+
+// "135M", "1.2B" from a parameter count, as Ollama's details.parameter_size.
+std::string parameter_size(uint64_t n) {
+  if (n >= 1000000000ull) return strfmt("%.1fB", static_cast<double>(n) / 1e9);
+  if (n < 1000000ull) return strfmt("%.0fK", static_cast<double>(n) / 1e3);
+  return strfmt("%.0fM", static_cast<double>(n) / 1e6);
+}
+
+json details(const ModelInfo* info) {
+  json d = {{"parent_model", ""}, {"format", "gguf"}, {"family", ""}, {"families", nullptr},
+            {"parameter_size", ""}, {"quantization_level", ""}};
+  if (info) {
+    d["family"] = info->architecture;
+    d["families"] = json::array({info->architecture});
+    d["parameter_size"] = parameter_size(info->n_params);
+    d["quantization_level"] = info->quantization;
+  }
+  return d;
+}
+
+// The model's info when it is loaded (listing does not load models).
+const ModelInfo* loaded_info(const State& state, const std::string& name, std::vector<LoadedInfo>& loaded) {
+  for (const LoadedInfo& l : loaded)
+    if (l.name == name) return &l.model->model->info();
+  (void)state;
+  return nullptr;
+}
+
+// The request's keep_alive into the lease; false with err set when malformed.
+bool read_keep_alive(const json& body, Lease& lease, ApiError* err) {
+  if (!body.contains("keep_alive") || body["keep_alive"].is_null()) return true;
+  auto k = parse_keep_alive(body["keep_alive"]);
+  if (!k) {
+    *err = {400, k.error().message};
+    return false;
+  }
+  lease.keep_alive_s = *k;
+  return true;
+}
+
+// Parameters: the stored model's, then the request's options.
+bool read_parameters(const json& body, const Lease& lease, RunParameters* p, ApiError* err) {
+  auto base = model_parameters(*lease.model);
+  if (!base) {
+    *err = {500, "the stored parameters of " + lease.model->name + ": " + base.error().message};
+    return false;
+  }
+  *p = std::move(*base);
+  if (body.contains("options") && !body["options"].is_null()) {
+    if (Status st = apply_options(body["options"], p); !st.ok()) {
+      *err = {400, st.error().message};
+      return false;
+    }
+  }
+  return true;
+}
+
+bool refuse_unsupported(const json& body, ApiError* err) {
+  if (body.contains("format") && !body["format"].is_null() && !(body["format"].is_string() && body["format"] == "")) {
+    *err = {400, "'format' (structured output) is not supported by this server yet"};
+    return true;
+  }
+  if (body.contains("images") && body["images"].is_array() && !body["images"].empty()) {
+    *err = {400, "images are not supported by this server's models"};
+    return true;
+  }
+  if (body.contains("suffix") && body["suffix"].is_string() && !body["suffix"].get<std::string>().empty()) {
+    *err = {400, "'suffix' (fill in the middle) is not supported by this server yet"};
+    return true;
+  }
+  return false;
+}
+
+// The final object's timings and counts.
+void add_stats(json& j, const GenerateStats& st, const Lease& lease, Clock::time_point t0) {
+  j["done_reason"] = st.done_reason;
+  j["total_duration"] = ns(std::chrono::duration<double>(Clock::now() - t0).count());
+  j["load_duration"] = ns(lease.load_seconds);
+  j["prompt_eval_count"] = st.prompt_tokens - st.prompt_cached_tokens;
+  j["prompt_eval_duration"] = ns(st.prompt_seconds);
+  j["eval_count"] = st.generated_tokens;
+  j["eval_duration"] = ns(st.generate_seconds);
+}
+
+void count(State& state, const GenerateStats& st) {
+  state.metrics.generations++;
+  state.metrics.prompt_tokens += static_cast<uint64_t>(st.prompt_tokens);
+  state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st.prompt_cached_tokens);
+  state.metrics.generated_tokens += static_cast<uint64_t>(st.generated_tokens);
+}
+
+// Runs the lease's job and answers: one JSON object, or NDJSON lines as text comes. make(text)
+// builds a line's object (the final one gets done and the stats).
+void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, bool stream, Clock::time_point t0,
+             std::function<json(const std::string& text, bool done)> make) {
+  if (!stream) {
+    std::string text;
+    auto st = lease->job->run([&](const GeneratedPiece& p) {
+      text += p.text;
+      return true;
+    });
+    if (!st) return ollama_error(res, 500, st.error().message);
+    count(state, *st);
+    json j = make(text, true);
+    add_stats(j, *st, *lease, t0);
+    return send_json(res, 200, j);
+  }
+  res.set_chunked_content_provider("application/x-ndjson", [&state, lease, t0, make](size_t, httplib::DataSink& sink) {
+    bool gone = false;
+    auto st = lease->job->run([&](const GeneratedPiece& p) {
+      if (p.text.empty()) return true;
+      const std::string line = dump(make(std::string(p.text), false)) + "\n";
+      gone = !sink.write(line.data(), line.size());
+      return !gone;
+    });
+    if (gone) {
+      state.metrics.cancelled++;
+      return false;
+    }
+    json last;
+    if (st) {
+      count(state, *st);
+      last = make("", true);
+      add_stats(last, *st, *lease, t0);
+    } else {
+      last = {{"error", st.error().message}};
+    }
+    const std::string line = dump(last) + "\n";
+    sink.write(line.data(), line.size());
+    sink.done();
+    lease->job.reset();  // the session is free for the next request now
+    return true;
+  });
+}
+
+// A request with no prompt or messages only loads (or, with keep_alive 0, unloads) the model.
+void answer_load_only(httplib::Response& res, Lease& lease, bool chat) {
+  const bool unload = lease.keep_alive_s == 0;
+  json j = {{"model", lease.model->name}, {"created_at", rfc3339_now()}, {"done", true},
+            {"done_reason", unload ? "unload" : "load"}};
+  if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
+  else j["response"] = "";
+  send_json(res, 200, j);
+}
+
+void handle_generate(State& state, const httplib::Request& req, httplib::Response& res) {
+  const auto t0 = Clock::now();
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return ollama_error(res, err.status, err.message);
+  Fields f(*body);
+  const std::string model = f.required_str("model");
+  const std::string prompt = f.str("prompt").value_or("");
+  const std::optional<std::string> system = f.str("system");
+  const bool raw = f.boolean("raw").value_or(false);
+  const bool stream = f.boolean("stream").value_or(true);
+  if (f.str("template").value_or("") != "") f.fail("'template' in a request is not supported; set TEMPLATE in a Modelfile");
+  f.object("options");
+  if (!f.ok()) return ollama_error(res, 400, f.error());
+  if (refuse_unsupported(*body, &err)) return ollama_error(res, err.status, err.message);
+
+  auto lease = begin_request(state, model, &err);
+  if (!lease) return ollama_error(res, err.status, err.message);
+  if (!read_keep_alive(*body, *lease, &err)) return ollama_error(res, err.status, err.message);
+  if (prompt.empty()) return answer_load_only(res, *lease, false);
+  RunParameters params;
+  if (!read_parameters(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+
+  const LoadedModel& m = *lease->model;
+  Result<std::vector<int32_t>> tokens = std::vector<int32_t>{};
+  if (raw) {
+    tokens = m.model->tokenize(prompt, true, false);
+  } else {
+    std::vector<ChatMessage> messages;
+    const std::string sys = system.value_or(m.defaults.system);
+    if (!sys.empty()) messages.emplace_back("system", sys);
+    messages.emplace_back("user", prompt);
+    tokens = chat_prompt(m, std::move(messages), "");
+  }
+  if (!tokens) return ollama_error(res, 400, tokens.error().message);
+  auto job = prepare_job(lease->model, std::move(*tokens), std::move(params));
+  if (!job) return ollama_error(res, 400, job.error().message);
+  lease->job = std::move(*job);
+  const std::string name = m.name;
+  respond(state, res, lease, stream, t0, [name](const std::string& text, bool done) {
+    return json{{"model", name}, {"created_at", rfc3339_now()}, {"response", text}, {"done", done}};
+  });
+}
+
+void handle_chat(State& state, const httplib::Request& req, httplib::Response& res) {
+  const auto t0 = Clock::now();
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return ollama_error(res, err.status, err.message);
+  Fields f(*body);
+  const std::string model = f.required_str("model");
+  const bool stream = f.boolean("stream").value_or(true);
+  const json* messages_json = f.array("messages");
+  const json* tools = f.array("tools");
+  f.object("options");
+  if (!f.ok()) return ollama_error(res, 400, f.error());
+  if (refuse_unsupported(*body, &err)) return ollama_error(res, err.status, err.message);
+  std::vector<ChatMessage> messages;
+  if (messages_json) {
+    auto parsed = parse_messages(*messages_json);
+    if (!parsed) return ollama_error(res, 400, parsed.error().message);
+    messages = std::move(*parsed);
+  }
+
+  auto lease = begin_request(state, model, &err);
+  if (!lease) return ollama_error(res, err.status, err.message);
+  if (!read_keep_alive(*body, *lease, &err)) return ollama_error(res, err.status, err.message);
+  if (messages.empty()) return answer_load_only(res, *lease, true);
+  RunParameters params;
+  if (!read_parameters(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+  auto tokens = chat_prompt(*lease->model, std::move(messages), tools && !tools->empty() ? tools->dump() : "");
+  if (!tokens) return ollama_error(res, 400, tokens.error().message);
+  auto job = prepare_job(lease->model, std::move(*tokens), std::move(params));
+  if (!job) return ollama_error(res, 400, job.error().message);
+  lease->job = std::move(*job);
+  const std::string name = lease->model->name;
+  respond(state, res, lease, stream, t0, [name](const std::string& text, bool done) {
+    return json{{"model", name},
+                {"created_at", rfc3339_now()},
+                {"message", {{"role", "assistant"}, {"content", text}}},
+                {"done", done}};
+  });
+}
+
+json model_entry(const StoredModel& m, const ModelInfo* info) {
+  return {{"name", m.name}, {"model", m.name}, {"modified_at", m.modified}, {"size", m.size},
+          {"digest", m.digest.rfind("sha256:", 0) == 0 ? m.digest.substr(7) : m.digest}, {"details", details(info)}};
+}
+
+void handle_tags(State& state, httplib::Response& res) {
+  auto loaded = state.pool.loaded();
+  json models = json::array();
+  for (const StoredModel& m : state.pool.store().list()) models.push_back(model_entry(m, loaded_info(state, m.name, loaded)));
+  send_json(res, 200, {{"models", models}});
+}
+
+void handle_ps(State& state, httplib::Response& res) {
+  json models = json::array();
+  for (const LoadedInfo& l : state.pool.loaded()) {
+    json e = model_entry(l.model->defaults, &l.model->model->info());
+    e["expires_at"] = l.expires_at == std::chrono::system_clock::time_point::max() ? "0001-01-01T00:00:00Z"
+                                                                                   : rfc3339(l.expires_at);
+    e["size_vram"] = 0;
+    e["context_length"] = l.model->session ? l.model->session->n_ctx() : 0;
+    models.push_back(e);
+  }
+  send_json(res, 200, {{"models", models}});
+}
+
+// The name a management request gives ("model", or the older "name").
+std::string name_field(Fields& f) {
+  if (f.has("model")) return f.required_str("model");
+  return f.required_str("name");
+}
+
+void handle_show(State& state, const httplib::Request& req, httplib::Response& res) {
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return ollama_error(res, err.status, err.message);
+  Fields f(*body);
+  const std::string name = name_field(f);
+  if (!f.ok()) return ollama_error(res, 400, f.error());
+  bool not_found = false;
+  auto got = state.pool.acquire(name, &not_found);
+  if (!got) return ollama_error(res, not_found ? 404 : 500, got.error().message);
+  const LoadedModel& m = *got->model;
+  const ModelInfo& info = m.model->info();
+  std::string parameters, modelfile = "FROM " + m.defaults.model_path + "\n";
+  for (const auto& [k, v] : m.defaults.parameters) {
+    parameters += k + " " + v + "\n";
+    modelfile += "PARAMETER " + k + " " + v + "\n";
+  }
+  if (!m.defaults.system.empty()) modelfile += "SYSTEM \"\"\"" + m.defaults.system + "\"\"\"\n";
+  json model_info = json::object();
+  for (const auto& [k, v] : info.metadata) model_info[k] = v;
+  json out = {{"modelfile", modelfile},
+              {"parameters", parameters},
+              {"template", info.chat_template},
+              {"system", m.defaults.system},
+              {"details", details(&info)},
+              {"model_info", model_info},
+              {"capabilities", json::array({"completion"})},
+              {"modified_at", m.defaults.modified}};
+  state.pool.release(got->model, std::nan(""));
+  send_json(res, 200, out);
+}
+
+void handle_delete(State& state, const httplib::Request& req, httplib::Response& res) {
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return ollama_error(res, err.status, err.message);
+  Fields f(*body);
+  const std::string name = name_field(f);
+  if (!f.ok()) return ollama_error(res, 400, f.error());
+  if (!state.pool.store().find(name)) return ollama_error(res, 404, "model '" + name + "' not found");
+  state.pool.unload(name);
+  Store store = state.pool.store();
+  if (Status st = store.remove(name); !st.ok()) return ollama_error(res, 500, st.error().message);
+  res.status = 200;
+}
+
+void handle_copy(State& state, const httplib::Request& req, httplib::Response& res) {
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return ollama_error(res, err.status, err.message);
+  Fields f(*body);
+  const std::string from = f.required_str("source"), to = f.required_str("destination");
+  if (!f.ok()) return ollama_error(res, 400, f.error());
+  if (!state.pool.store().find(from)) return ollama_error(res, 404, "model '" + from + "' not found");
+  Store store = state.pool.store();
+  if (Status st = store.copy(from, to); !st.ok()) return ollama_error(res, 400, st.error().message);
+  res.status = 200;
+}
+
+}  // namespace
+
+void add_ollama_routes(httplib::Server& http, State& state) {
+  http.Post("/api/generate", [&state](const httplib::Request& q, httplib::Response& r) { handle_generate(state, q, r); });
+  http.Post("/api/chat", [&state](const httplib::Request& q, httplib::Response& r) { handle_chat(state, q, r); });
+  http.Get("/api/tags", [&state](const httplib::Request&, httplib::Response& r) { handle_tags(state, r); });
+  http.Get("/api/ps", [&state](const httplib::Request&, httplib::Response& r) { handle_ps(state, r); });
+  http.Post("/api/show", [&state](const httplib::Request& q, httplib::Response& r) { handle_show(state, q, r); });
+  http.Delete("/api/delete", [&state](const httplib::Request& q, httplib::Response& r) { handle_delete(state, q, r); });
+  http.Post("/api/copy", [&state](const httplib::Request& q, httplib::Response& r) { handle_copy(state, q, r); });
+  http.Get("/api/version", [](const httplib::Request&, httplib::Response& r) {
+    send_json(r, 200, {{"version", MINNOW_VERSION}});
+  });
+}
+
+}  // namespace minnow::server

@@ -1,0 +1,354 @@
+// The OpenAI API (platform.openai.com/docs/api-reference): /v1/chat/completions and
+// /v1/completions with SSE streaming (stream_options.include_usage), stop, seed, max_tokens,
+// logprobs and n > 1; /v1/models. Errors are {"error": {"message", "type", "param", "code"}}.
+#include <chrono>
+#include <random>
+
+#include "server/api_common.h"
+#include "server/http_util.h"
+#include "server/state.h"
+
+namespace minnow::server {
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string new_id(const char* prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  std::lock_guard lk(mu);
+  return strfmt("%s-%016llx", prefix, static_cast<unsigned long long>(rng()));
+}
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
+// What both completion endpoints read from a request.
+struct Common {
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;
+  int n = 1;
+  RunParameters params;
+  bool has_seed = false;
+};
+
+// Reads the sampling fields shared by both endpoints onto the model's parameters (after the
+// lease, which gives the stored defaults). max_tokens_key: the endpoint's length field.
+bool read_sampling(Fields& f, const json& body, Lease& lease, Common* c, ApiError* err) {
+  auto base = model_parameters(*lease.model);
+  if (!base) {
+    *err = {500, base.error().message};
+    return false;
+  }
+  c->params = std::move(*base);
+  SamplingOptions& s = c->params.generate.sampling;
+  if (auto v = f.number("temperature", 0, 2)) s.temperature = static_cast<float>(*v);
+  if (auto v = f.number("top_p", 0, 1)) s.top_p = *v <= 0 ? 1e-6f : static_cast<float>(*v);
+  if (auto v = f.number("frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = f.number("presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = f.integer("seed", INT64_MIN, INT64_MAX)) {
+    s.seed = static_cast<uint64_t>(*v);
+    c->has_seed = true;
+  }
+  for (const char* key : {"max_tokens", "max_completion_tokens"})
+    if (auto v = f.integer(key, 1, 1 << 24)) c->params.generate.num_predict = static_cast<int>(*v);
+  if (auto v = f.integer("n", 1, 16)) c->n = static_cast<int>(*v);
+  if (f.has("stop")) {
+    const json& st = body["stop"];
+    if (st.is_string()) {
+      if (!st.get<std::string>().empty()) c->params.generate.stop.push_back(st);
+    } else if (st.is_array() && st.size() <= 16) {
+      for (const json& x : st) {
+        if (!x.is_string()) f.fail("'stop' must be a string or an array of strings");
+        else if (!x.get<std::string>().empty()) c->params.generate.stop.push_back(x);
+      }
+    } else {
+      f.fail("'stop' must be a string or an array of at most 16 strings");
+    }
+  }
+  if (const json* so = f.object("stream_options")) {
+    if (so->contains("include_usage")) {
+      if (!(*so)["include_usage"].is_boolean()) f.fail("'stream_options.include_usage' must be true or false");
+      else c->include_usage = (*so)["include_usage"];
+    }
+  }
+  if (!f.ok()) {
+    *err = {400, f.error()};
+    return false;
+  }
+  return true;
+}
+
+const char* finish_reason(const GenerateStats& st) {
+  return st.done_reason == "length" ? "length" : "stop";
+}
+
+json usage(int prompt, int completion) {
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+// Chat logprobs entries for tokens.
+json chat_logprobs(std::span<const GeneratedToken> tokens) {
+  json content = json::array();
+  for (const GeneratedToken& t : tokens) {
+    json top = json::array();
+    for (const TokenLogprob& a : t.top)
+      top.push_back({{"token", a.text}, {"logprob", a.logprob}, {"bytes", bytes_of(a.text)}});
+    content.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", bytes_of(t.text)}, {"top_logprobs", top}});
+  }
+  return content;
+}
+
+// The legacy completions logprobs object for tokens, text offsets counted from `offset`.
+json completion_logprobs(std::span<const GeneratedToken> tokens, size_t offset, bool with_top) {
+  json toks = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
+  for (const GeneratedToken& t : tokens) {
+    toks.push_back(t.text);
+    lps.push_back(t.logprob);
+    offs.push_back(offset);
+    offset += t.text.size();
+    if (with_top) {
+      json m = json::object();
+      for (const TokenLogprob& a : t.top) m[a.text] = a.logprob;
+      tops.push_back(m);
+    }
+  }
+  return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", with_top ? tops : json(nullptr)},
+          {"text_offset", offs}};
+}
+
+void sse(httplib::DataSink& sink, const std::string& data, bool* gone) {
+  if (*gone) return;
+  const std::string ev = "data: " + data + "\n\n";
+  *gone = !sink.write(ev.data(), ev.size());
+}
+
+// One choice's generation: choice i of n uses seed + i so that n > 1 samples differ (and the
+// same request repeats itself).
+Result<GenerateStats> run_choice(Lease& lease, int i, const std::function<bool(const GeneratedPiece&)>& on_piece) {
+  lease.job->params.generate.sampling.seed += static_cast<uint64_t>(i > 0);
+  return lease.job->run(on_piece);
+}
+
+// Shared by both endpoints: runs n choices and answers, streamed or not. chat: the chat shape,
+// else the text-completion shape; echo: the prompt text before each completion's text.
+void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, const Common& c, bool chat,
+             const std::string& echo) {
+  const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
+  const int64_t created = unix_now();
+  const std::string model = lease->model->name;
+  const bool want_logprobs = lease->job->params.generate.logprobs;
+  const bool want_top = lease->job->params.generate.top_logprobs > 0;
+  const int prompt_tokens = static_cast<int>(lease->job->prompt.size());
+  if (!c.stream) {
+    json choices = json::array();
+    int completion_tokens = 0;
+    for (int i = 0; i < c.n; ++i) {
+      std::string text;
+      std::vector<GeneratedToken> tokens;
+      auto st = run_choice(*lease, i, [&](const GeneratedPiece& p) {
+        text += p.text;
+        if (want_logprobs) tokens.insert(tokens.end(), p.tokens.begin(), p.tokens.end());
+        return true;
+      });
+      if (!st) return openai_error(res, 500, st.error().message);
+      state.metrics.generations++;
+      state.metrics.prompt_tokens += static_cast<uint64_t>(st->prompt_tokens);
+      state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st->prompt_cached_tokens);
+      state.metrics.generated_tokens += static_cast<uint64_t>(st->generated_tokens);
+      completion_tokens += st->generated_tokens;
+      json choice = {{"index", i}, {"finish_reason", finish_reason(*st)}};
+      if (chat) {
+        choice["message"] = {{"role", "assistant"}, {"content", text}};
+        choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(tokens)}} : json(nullptr);
+      } else {
+        choice["text"] = echo + text;
+        choice["logprobs"] = want_logprobs ? completion_logprobs(tokens, echo.size(), want_top) : json(nullptr);
+      }
+      choices.push_back(choice);
+    }
+    return send_json(res, 200,
+                     {{"id", id}, {"object", chat ? "chat.completion" : "text_completion"}, {"created", created},
+                      {"model", model}, {"system_fingerprint", "minnow"}, {"choices", choices},
+                      {"usage", usage(prompt_tokens, completion_tokens)}});
+  }
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider("text/event-stream", [&state, lease, c, chat, echo, id, created, model,
+                                                         want_logprobs, want_top,
+                                                         prompt_tokens](size_t, httplib::DataSink& sink) {
+    bool gone = false;
+    const char* object = chat ? "chat.completion.chunk" : "text_completion";
+    auto chunk = [&](json choice) {
+      return json{{"id", id},       {"object", object},           {"created", created},
+                  {"model", model}, {"system_fingerprint", "minnow"}, {"choices", json::array({std::move(choice)})}};
+    };
+    int completion_tokens = 0;
+    for (int i = 0; i < c.n && !gone; ++i) {
+      if (chat) sse(sink, dump(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                      {"logprobs", nullptr}, {"finish_reason", nullptr}})), &gone);
+      else if (!echo.empty()) sse(sink, dump(chunk({{"index", i}, {"text", echo}, {"logprobs", nullptr},
+                                                   {"finish_reason", nullptr}})), &gone);
+      size_t offset = echo.size();
+      auto st = run_choice(*lease, i, [&](const GeneratedPiece& p) {
+        if (p.text.empty() && (!want_logprobs || p.tokens.empty())) return true;
+        json choice = {{"index", i}, {"finish_reason", nullptr}};
+        if (chat) {
+          choice["delta"] = {{"content", std::string(p.text)}};
+          choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(p.tokens)}} : json(nullptr);
+        } else {
+          choice["text"] = std::string(p.text);
+          choice["logprobs"] = want_logprobs ? completion_logprobs(p.tokens, offset, want_top) : json(nullptr);
+          offset += p.text.size();
+        }
+        sse(sink, dump(chunk(choice)), &gone);
+        return !gone;
+      });
+      if (gone) break;
+      if (!st) {
+        sse(sink, dump({{"error", {{"message", st.error().message}, {"type", "server_error"}, {"param", nullptr},
+                                   {"code", nullptr}}}}),
+            &gone);
+        break;
+      }
+      state.metrics.generations++;
+      state.metrics.prompt_tokens += static_cast<uint64_t>(st->prompt_tokens);
+      state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st->prompt_cached_tokens);
+      state.metrics.generated_tokens += static_cast<uint64_t>(st->generated_tokens);
+      completion_tokens += st->generated_tokens;
+      json last = {{"index", i}, {"finish_reason", finish_reason(*st)}, {"logprobs", nullptr}};
+      if (chat) last["delta"] = json::object();
+      else last["text"] = "";
+      sse(sink, dump(chunk(last)), &gone);
+    }
+    if (gone) {
+      state.metrics.cancelled++;
+      return false;
+    }
+    if (c.include_usage) {
+      json u = {{"id", id},       {"object", object},     {"created", created},
+                {"model", model}, {"choices", json::array()}, {"usage", usage(prompt_tokens, completion_tokens)}};
+      sse(sink, dump(u), &gone);
+    }
+    sse(sink, "[DONE]", &gone);
+    sink.done();
+    lease->job.reset();
+    return true;
+  });
+}
+
+bool refuse_response_format(Fields& f, const json& body) {
+  if (!f.has("response_format")) return false;
+  const json& rf = body["response_format"];
+  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
+    f.fail("'response_format' must be an object with a 'type'");
+    return true;
+  }
+  if (rf["type"] != "text") {
+    f.fail("'response_format' of type '" + rf["type"].get<std::string>() +
+           "' (structured output) is not supported by this server yet");
+    return true;
+  }
+  return false;
+}
+
+void handle_chat(State& state, const httplib::Request& req, httplib::Response& res) {
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return openai_error(res, err.status, err.message);
+  Fields f(*body);
+  Common c;
+  c.model = f.required_str("model");
+  c.stream = f.boolean("stream").value_or(false);
+  const json* messages_json = f.array("messages");
+  if (f.ok() && !messages_json) f.fail("'messages' is required");
+  const json* tools = f.array("tools");
+  const bool logprobs = f.boolean("logprobs").value_or(false);
+  const int top = static_cast<int>(f.integer("top_logprobs", 0, kMaxTopLogprobs).value_or(0));
+  refuse_response_format(f, *body);
+  if (!f.ok()) return openai_error(res, 400, f.error());
+  auto messages = parse_messages(*messages_json);
+  if (!messages) return openai_error(res, 400, messages.error().message);
+  if (messages->empty()) return openai_error(res, 400, "'messages' must not be empty");
+
+  auto lease = begin_request(state, c.model, &err);
+  if (!lease) return openai_error(res, err.status, err.message);
+  if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
+  c.params.generate.logprobs = logprobs || top > 0;
+  c.params.generate.top_logprobs = top;
+  auto tokens = chat_prompt(*lease->model, std::move(*messages), tools && !tools->empty() ? tools->dump() : "");
+  if (!tokens) return openai_error(res, 400, tokens.error().message);
+  auto job = prepare_job(lease->model, std::move(*tokens), c.params);
+  if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
+  lease->job = std::move(*job);
+  respond(state, res, lease, c, true, "");
+}
+
+void handle_completions(State& state, const httplib::Request& req, httplib::Response& res) {
+  ApiError err;
+  auto body = parse_body(req.body, &err);
+  if (!body) return openai_error(res, err.status, err.message);
+  Fields f(*body);
+  Common c;
+  c.model = f.required_str("model");
+  c.stream = f.boolean("stream").value_or(false);
+  const bool echo = f.boolean("echo").value_or(false);
+  const int logprobs = static_cast<int>(f.integer("logprobs", 0, 5).value_or(-1));
+  std::string prompt;
+  if (f.ok()) {
+    const json p = body->contains("prompt") ? (*body)["prompt"] : json();
+    if (p.is_string()) prompt = p;
+    else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
+    else if (p.is_array() && p.size() > 1) f.fail("'prompt' with several prompts is not supported; send one per request");
+    else f.fail("'prompt' must be a string");
+  }
+  if (f.str("suffix").value_or("") != "") f.fail("'suffix' (fill in the middle) is not supported by this server yet");
+  if (!f.ok()) return openai_error(res, 400, f.error());
+  if (prompt.empty()) return openai_error(res, 400, "'prompt' must not be empty");
+  if (echo && logprobs >= 0)
+    return openai_error(res, 400, "'echo' with 'logprobs' (prompt log-probabilities) is not supported by this server yet");
+
+  auto lease = begin_request(state, c.model, &err);
+  if (!lease) return openai_error(res, err.status, err.message);
+  c.params.generate.num_predict = 16;  // the API's default max_tokens
+  if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
+  if (!f.has("max_tokens")) c.params.generate.num_predict = 16;
+  c.params.generate.logprobs = logprobs >= 0;
+  c.params.generate.top_logprobs = std::max(0, logprobs);
+  auto tokens = lease->model->model->tokenize(prompt, true, false);
+  if (!tokens) return openai_error(res, 400, tokens.error().message);
+  auto job = prepare_job(lease->model, std::move(*tokens), c.params);
+  if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
+  lease->job = std::move(*job);
+  respond(state, res, lease, c, false, echo ? prompt : "");
+}
+
+json model_object(const StoredModel& m) {
+  return {{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "library"}};
+}
+
+}  // namespace
+
+void add_openai_routes(httplib::Server& http, State& state) {
+  http.Post("/v1/chat/completions",
+            [&state](const httplib::Request& q, httplib::Response& r) { handle_chat(state, q, r); });
+  http.Post("/v1/completions",
+            [&state](const httplib::Request& q, httplib::Response& r) { handle_completions(state, q, r); });
+  http.Get("/v1/models", [&state](const httplib::Request&, httplib::Response& r) {
+    json data = json::array();
+    for (const StoredModel& m : state.pool.store().list()) data.push_back(model_object(m));
+    send_json(r, 200, {{"object", "list"}, {"data", data}});
+  });
+  http.Get(R"(/v1/models/(.+))", [&state](const httplib::Request& q, httplib::Response& r) {
+    auto m = state.pool.store().find(q.matches[1].str());
+    if (!m) return openai_error(r, 404, "model '" + q.matches[1].str() + "' not found");
+    send_json(r, 200, model_object(*m));
+  });
+}
+
+}  // namespace minnow::server

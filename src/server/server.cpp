@@ -1,0 +1,230 @@
+#include "server/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "server/api_common.h"
+#include "server/http_util.h"
+#include "server/state.h"
+
+namespace minnow::server {
+
+Status options_from_env(ServerOptions* o) {
+  if (const char* h = std::getenv("MINNOW_HOST"); h && *h) {
+    std::string host = h;
+    if (host.rfind("http://", 0) == 0) host = host.substr(7);
+    const size_t colon = host.rfind(':');
+    if (colon != std::string::npos && host.find(']') == std::string::npos) {
+      const std::string port = host.substr(colon + 1);
+      char* end = nullptr;
+      const long p = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != '\0' || p < 0 || p > 65535)
+        return make_error("MINNOW_HOST=%s: '%s' is not a port number", h, port.c_str());
+      o->port = static_cast<int>(p);
+      host = host.substr(0, colon);
+    }
+    if (!host.empty()) o->host = host;
+  }
+  if (const char* m = std::getenv("MINNOW_MODELS"); m && *m) o->models_root = m;
+  if (const char* k = std::getenv("MINNOW_API_KEY"); k && *k) o->api_key = k;
+  if (const char* origins = std::getenv("MINNOW_ORIGINS"); origins && *origins) {
+    std::string s = origins;
+    size_t start = 0;
+    while (start <= s.size()) {
+      const size_t comma = std::min(s.find(',', start), s.size());
+      std::string one = s.substr(start, comma - start);
+      while (!one.empty() && one.front() == ' ') one.erase(0, 1);
+      while (!one.empty() && one.back() == ' ') one.pop_back();
+      if (!one.empty()) o->cors_origins.push_back(one);
+      start = comma + 1;
+    }
+  }
+  if (const char* k = std::getenv("MINNOW_KEEP_ALIVE"); k && *k) {
+    auto v = parse_keep_alive(nlohmann::json(std::string(k)));
+    if (!v) return make_error("MINNOW_KEEP_ALIVE=%s: %s", k, v.error().message.c_str());
+    o->keep_alive_s = *v;
+  }
+  return Status();
+}
+
+struct Server::Impl {
+  Impl(ServerOptions o, Store store) : state(std::move(o), std::move(store)) {}
+  State state;
+  httplib::Server http;
+  int port = 0;
+  std::thread listener, reaper;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+
+  bool origin_allowed(const std::string& origin) const {
+    for (const std::string& o : state.options.cors_origins)
+      if (o == "*" || o == origin) return true;
+    return false;
+  }
+
+  // Authentication and CORS before any route; true when the request is answered already.
+  bool pre_route(const httplib::Request& req, httplib::Response& res) {
+    state.metrics.requests++;
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && origin_allowed(origin)) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+      if (req.method == "OPTIONS") {
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS, HEAD");
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, OpenAI-Organization, "
+                                                       "OpenAI-Project, X-Stainless-*, *");
+        res.set_header("Access-Control-Max-Age", "86400");
+        res.status = 204;
+        return true;
+      }
+    }
+    if (!state.options.api_key.empty() && req.path != "/health" && req.method != "OPTIONS") {
+      const std::string auth = req.get_header_value("Authorization");
+      if (auth != "Bearer " + state.options.api_key) {
+        const std::string msg = auth.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                             : "the API key is not valid";
+        if (req.path.rfind("/v1/", 0) == 0) openai_error(res, 401, msg, "invalid_api_key");
+        else ollama_error(res, 401, msg);
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+Server::~Server() {
+  stop();
+}
+
+Status Server::start() {
+  if (impl_) return make_error("the server is already started");
+  auto store = Store::open(options_.models_root);
+  if (!store) return store.error();
+  impl_ = std::make_unique<Impl>(options_, std::move(*store));
+  Impl& im = *impl_;
+  const ServerOptions& o = im.state.options;
+  // Threads: every admitted generation may block one while it waits for its model, and the
+  // rest (listing, health, metrics) must still be answered.
+  const size_t n_http = static_cast<size_t>(o.max_queue) + 8;
+  im.http.new_task_queue = [n_http] { return new httplib::ThreadPool(n_http); };
+  im.http.set_payload_max_length(o.max_body_bytes);
+  im.http.set_read_timeout(30, 0);
+  im.http.set_write_timeout(30, 0);
+  im.http.set_keep_alive_max_count(1000);
+  im.http.set_pre_routing_handler([&im](const httplib::Request& req, httplib::Response& res) {
+    return im.pre_route(req, res) ? httplib::Server::HandlerResponse::Handled
+                                  : httplib::Server::HandlerResponse::Unhandled;
+  });
+  im.http.set_post_routing_handler([&im](const httplib::Request&, httplib::Response& res) {
+    if (res.status >= 500) im.state.metrics.errors_5xx++;
+    else if (res.status >= 400) im.state.metrics.errors_4xx++;
+  });
+  // Errors that reach no handler (unknown paths, bodies over the limit) get a JSON body too.
+  im.http.set_error_handler([&im](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string msg = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
+                      : res.status == 413 ? strfmt("the request body is larger than %zu bytes", im.state.options.max_body_bytes)
+                      : res.status == 405 ? "method not allowed"
+                                          : strfmt("HTTP %d", res.status);
+    if (req.path.rfind("/v1/", 0) == 0) openai_error(res, res.status, msg);
+    else ollama_error(res, res.status, msg);
+  });
+  im.http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string msg = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      msg += std::string(": ") + e.what();
+    } catch (...) {
+    }
+    ollama_error(res, 500, msg);
+  });
+
+  im.http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("minnow is running", "text/plain");
+  });
+  im.http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, {{"status", "ok"}});
+  });
+  im.http.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
+    const Metrics& m = im.state.metrics;
+    std::string out;
+    auto counter = [&](const char* name, const char* help, uint64_t v) {
+      out += strfmt("# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                    static_cast<unsigned long long>(v));
+    };
+    auto gauge = [&](const char* name, const char* help, double v) {
+      out += strfmt("# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v);
+    };
+    counter("minnow_http_requests_total", "HTTP requests received.", m.requests);
+    counter("minnow_http_client_errors_total", "Responses with a 4xx status.", m.errors_4xx);
+    counter("minnow_http_server_errors_total", "Responses with a 5xx status.", m.errors_5xx);
+    counter("minnow_requests_rejected_busy_total", "Generation requests refused with 503 (queue full).",
+            m.rejected_busy);
+    counter("minnow_generations_total", "Generation requests completed.", m.generations);
+    counter("minnow_generations_cancelled_total", "Generations stopped because the client went away.", m.cancelled);
+    counter("minnow_prompt_tokens_total", "Prompt tokens processed or reused.", m.prompt_tokens);
+    counter("minnow_prompt_cached_tokens_total", "Prompt tokens reused from a session's context.",
+            m.prompt_cached_tokens);
+    counter("minnow_generated_tokens_total", "Tokens generated.", m.generated_tokens);
+    gauge("minnow_requests_in_flight", "Generation requests admitted and not finished.", im.state.in_flight.load());
+    gauge("minnow_models_loaded", "Models in memory.", static_cast<double>(im.state.pool.loaded().size()));
+    res.set_content(out, "text/plain; version=0.0.4");
+  });
+  add_ollama_routes(im.http, im.state);
+  add_openai_routes(im.http, im.state);
+
+  if (o.port == 0) {
+    im.port = im.http.bind_to_any_port(o.host);
+    if (im.port <= 0) return make_error("cannot listen on %s (any port)", o.host.c_str());
+  } else {
+    if (!im.http.bind_to_port(o.host, o.port))
+      return make_error("cannot listen on %s:%d (in use, or not an address of this machine)", o.host.c_str(), o.port);
+    im.port = o.port;
+  }
+  im.listener = std::thread([&im] { im.http.listen_after_bind(); });
+  im.reaper = std::thread([&im] {
+    std::unique_lock lk(im.mu);
+    while (!im.stopping) {
+      im.cv.wait_for(lk, std::chrono::milliseconds(500));
+      lk.unlock();
+      im.state.pool.reap();
+      lk.lock();
+    }
+  });
+  return Status();
+}
+
+int Server::port() const {
+  return impl_ ? impl_->port : 0;
+}
+
+void Server::stop() {
+  if (!impl_) return;
+  Impl& im = *impl_;
+  {
+    std::lock_guard lk(im.mu);
+    im.stopping = true;
+  }
+  im.cv.notify_all();
+  im.http.stop();
+  if (im.listener.joinable()) im.listener.join();
+  if (im.reaper.joinable()) im.reaper.join();
+}
+
+void Server::wait() {
+  if (!impl_) return;
+  Impl& im = *impl_;
+  std::unique_lock lk(im.mu);
+  im.cv.wait(lk, [&] { return im.stopping; });
+}
+
+}  // namespace minnow::server

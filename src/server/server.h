@@ -1,0 +1,50 @@
+// `minnow serve`: the Ollama API (/api/...) and the OpenAI API (/v1/...) over HTTP on
+// 127.0.0.1:11434 by default, plus /health and Prometheus /metrics. Models come from the store
+// by name and stay loaded for their keep_alive.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "minnow/error.h"
+
+namespace minnow::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 11434;                  // 0: any free port (see Server::port)
+  std::string models_root;           // the store; "" for $MINNOW_MODELS or ~/.minnow/models
+  int n_threads = 0;                 // compute threads per model (0: all cores)
+  double keep_alive_s = 300;         // how long a model stays loaded after its last request
+  int max_queue = 32;                // generation requests in flight at once; more get 503
+  size_t max_body_bytes = 16 << 20;  // larger request bodies get 413
+  std::string api_key;               // when set, requests need "Authorization: Bearer <key>"
+  std::vector<std::string> cors_origins;  // origins allowed to call from a browser ("*": any)
+};
+
+// Reads MINNOW_HOST ("host", "host:port" or ":port"), MINNOW_MODELS, MINNOW_API_KEY,
+// MINNOW_ORIGINS (comma-separated) and MINNOW_KEEP_ALIVE into o; errors name the variable.
+Status options_from_env(ServerOptions* o);
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  // Binds the address; the server then answers on a thread of its own until stop().
+  Status start();
+  int port() const;  // the bound port
+  void stop();
+  // Blocks until stop() (from another thread or a signal handler's thread).
+  void wait();
+
+  struct Impl;
+
+ private:
+  ServerOptions options_;
+  std::unique_ptr<Impl> impl_;  // from start()
+};
+
+}  // namespace minnow::server
