@@ -61,6 +61,7 @@ struct Server::Impl {
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
+  std::atomic<bool> listening_ended{false};
 
   bool origin_allowed(const std::string& origin) const {
     for (const std::string& o : state.options.cors_origins)
@@ -190,7 +191,13 @@ Status Server::start() {
       return make_error("cannot listen on %s:%d (in use, or not an address of this machine)", o.host.c_str(), o.port);
     im.port = o.port;
   }
-  im.listener = std::thread([&im] { im.http.listen_after_bind(); });
+  im.listener = std::thread([&im] {
+    im.http.listen_after_bind();
+    im.listening_ended = true;
+  });
+  // httplib's stop() does nothing until the listening loop has started: wait for it, so that
+  // a stop() right after start() cannot be lost.
+  while (!im.http.is_running() && !im.listening_ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   im.reaper = std::thread([&im] {
     std::unique_lock lk(im.mu);
     while (!im.stopping) {
