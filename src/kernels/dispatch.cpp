@@ -205,6 +205,8 @@ KernelTable make_neon() {
   t.dot_f16_f32 = neon::dot_f16_f32;
   t.axpy_f16 = neon::axpy_f16;
   t.f32_to_f16 = neon::f32_to_f16;
+  t.softmax_scaled = neon::softmax_scaled;
+  t.swiglu = neon::swiglu;
   return t;
 }
 #endif  // __aarch64__

@@ -38,4 +38,9 @@ void axpy_f16(int64_t n, float a, const uint16_t* x, float* y);
 // Round-to-nearest-even like the scalar reference; NaN payloads may differ.
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 
+// gate = gate / (1 + e^-gate) * up, with the exp of softmax_scaled.
+void swiglu(float* gate, const float* up, int64_t n);
+// Softmax of scale * x with an exp accurate to ~1-2 ulp (float_kernels.cpp); sums in double.
+void softmax_scaled(float* x, int64_t n, float scale);
+
 }  // namespace minnow::kernels::neon
