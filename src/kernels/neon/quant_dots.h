@@ -25,7 +25,7 @@ namespace minnow::kernels::neon {
 namespace {
 
 // Weight types with 32-element blocks. unpack() gives elements 0-15 and 16-31 of a block as
-// int8 (|q| <= 16 for q4/q5; any int8 for q8_0); term() is the scalar reference's float
+// int8 (in [-16, 31] for q4/q5, any int8 for q8_0); term() is the scalar reference's float
 // expression of the exact block sum f and the blocks' scales, lane k from block k.
 
 struct Q4_0 {
