@@ -2,6 +2,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace minnow {
@@ -41,6 +44,13 @@ CpuFeatures detect() {
   __cpuid_count(7, 1, a1, b1, c1, d1);
   f.avxvnni = a1 & (1u << 4);
   if (zmm_state) f.avx512bf16 = a1 & (1u << 5);
+#elif defined(__aarch64__) && defined(__linux__)
+  const unsigned long hw = getauxval(AT_HWCAP);
+  f.neon = hw & HWCAP_ASIMD;
+  f.neon_dotprod = f.neon && (hw & HWCAP_ASIMDDP);
+  f.neon_fp16 = f.neon && (hw & HWCAP_FPHP) && (hw & HWCAP_ASIMDHP);
+#elif defined(__aarch64__)
+  f.neon = true;  // part of the AArch64 base architecture; optional extensions stay unknown (false)
 #endif
   return f;
 }

@@ -1,5 +1,6 @@
 // Builds the kernel tables (scalar reference, then each ISA's overrides on top of a copy of
-// it) and picks the one for this machine once: best available, or MINNOW_ISA.
+// it) and picks the one for this machine once: best available, or MINNOW_ISA. Each target
+// builds only its own ISAs' tables (x86-64: avx2, avx512, amx; aarch64: neon).
 #include <cstdlib>
 #include <cstring>
 
@@ -14,6 +15,7 @@
 #include "kernels/avx2/avx2_kernels.h"
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/kernel_table.h"
+#include "kernels/neon/neon_kernels.h"
 #include "kernels/scalar/scalar_kernels.h"
 #include "tensor/quants.h"
 
@@ -85,6 +87,7 @@ KernelTable make_scalar() {
   return t;
 }
 
+#if defined(__x86_64__)
 KernelTable make_avx2() {
   KernelTable t = make_scalar();
   t.isa = Isa::kAvx2;
@@ -171,6 +174,42 @@ KernelTable make_amx() {
     t.gemm[idx(w)] = amx::gemm_fns(w);
   return t;
 }
+#endif  // __x86_64__
+
+#if defined(__aarch64__)
+KernelTable make_neon() {
+  KernelTable t = make_scalar();
+  t.isa = Isa::kNeon;
+  // The integer dot products come in two builds: SDOT where the CPU has dotprod, else widening
+  // multiplies; both give the same (exact) block sums, so the same results.
+  if (cpu_features().neon_dotprod) {
+    neon::dotprod::set_quant_dots(t);
+  } else {
+    neon::set_quant_dots(t);
+  }
+
+  t.vec_dot[idx(DType::F32)] = neon::vec_dot_f32_f32;
+  t.vec_dot[idx(DType::F16)] = neon::vec_dot_f16_f16;
+  t.vec_dot[idx(DType::BF16)] = neon::vec_dot_bf16_bf16;
+
+  t.quantize_act[idx(DType::F16)] = neon::quantize_row_f16;
+  t.quantize_act[idx(DType::Q8_0)] = neon::quantize_row_q8_0;
+  t.quantize_act[idx(DType::Q8_1)] = neon::quantize_row_q8_1;
+  t.quantize_act[idx(DType::Q8_K)] = neon::quantize_row_q8_k;
+
+  t.to_float[idx(DType::F16)] = neon::to_float_f16;
+  t.to_float[idx(DType::BF16)] = neon::to_float_bf16;
+
+  t.dot_f32 = neon::dot_f32;
+  t.axpy_f32 = neon::axpy_f32;
+  t.dot_f16_f32 = neon::dot_f16_f32;
+  t.axpy_f16 = neon::axpy_f16;
+  t.f32_to_f16 = neon::f32_to_f16;
+  t.softmax_scaled = neon::softmax_scaled;
+  t.swiglu = neon::swiglu;
+  return t;
+}
+#endif  // __aarch64__
 
 // Linux hands out AMX tile state only to processes that ask (arch_prctl ARCH_REQ_XCOMP_PERM
 // for XTILEDATA); without it the first tile instruction raises SIGILL. Asked once, process-wide.
@@ -187,7 +226,7 @@ bool amx_permitted() {
 }
 
 // Best first.
-constexpr Isa kPreference[] = {Isa::kAmx, Isa::kAvx512, Isa::kAvx2, Isa::kScalar};
+constexpr Isa kPreference[] = {Isa::kAmx, Isa::kAvx512, Isa::kAvx2, Isa::kNeon, Isa::kScalar};
 
 Isa best_isa() {
   for (Isa isa : kPreference)
@@ -207,6 +246,8 @@ const char* isa_name(Isa isa) {
       return "avx512";
     case Isa::kAmx:
       return "amx";
+    case Isa::kNeon:
+      return "neon";
   }
   return "unknown";
 }
@@ -258,23 +299,36 @@ bool isa_available(Isa isa) {
     }
     case Isa::kAmx:
       return isa_available(Isa::kAvx512) && cpu_features().amx_int8 && amx_permitted();
+    case Isa::kNeon:
+      return cpu_features().neon;
   }
   return false;
 }
 
 const KernelTable& table(Isa isa) {
   static const KernelTable scalar_table = make_scalar();
+#if defined(__x86_64__)
   static const KernelTable avx2_table = make_avx2();
   static const KernelTable avx512_table = make_avx512();
   static const KernelTable amx_table = make_amx();
+#endif
+#if defined(__aarch64__)
+  static const KernelTable neon_table = make_neon();
+#endif
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAmx:
       return amx_table;
     case Isa::kAvx2:
       return avx2_table;
     case Isa::kAvx512:
       return avx512_table;
-    case Isa::kScalar:
+#endif
+#if defined(__aarch64__)
+    case Isa::kNeon:
+      return neon_table;
+#endif
+    default:  // kScalar, and ISAs of another architecture (never available)
       break;
   }
   return scalar_table;
@@ -289,8 +343,9 @@ Isa choose_isa(const char* requested) {
                 isa_name(best));
     return best;
   }
-  log_message(LogLevel::kWarn, "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512, amx); using %s",
-              requested, isa_name(best));
+  log_message(LogLevel::kWarn,
+              "kernels: unknown MINNOW_ISA=%s (known: scalar, avx2, avx512, amx, neon); using %s", requested,
+              isa_name(best));
   return best;
 }
 

@@ -1,6 +1,6 @@
 // The kernel table: one set of function pointers per ISA, picked once at run time from the
-// CPU's features (or MINNOW_ISA=scalar|avx2|avx512|amx for tests and benchmarks). The scalar table
-// is the reference that defines every kernel; ISA tables override entries and fall back to it.
+// CPU's features (or MINNOW_ISA=scalar|avx2|avx512|amx|neon for tests and benchmarks). The scalar
+// table is the reference that defines every kernel; ISA tables override entries and fall back to it.
 //
 // Matrix-vector products quantize the activations first to the weight type's partner type
 // (q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, q8_k for the k-quants, f16 for f16 and bf16
@@ -22,10 +22,11 @@ class ThreadPool;
 
 namespace minnow::kernels {
 
-// kAmx is the AVX-512 table with AMX tile GEMMs for prompt batches.
-enum class Isa { kScalar, kAvx2, kAvx512, kAmx };
+// kAmx is the AVX-512 table with AMX tile GEMMs for prompt batches; kNeon is aarch64's (x86-64
+// builds never have it available, aarch64 builds never the x86 ones).
+enum class Isa { kScalar, kAvx2, kAvx512, kAmx, kNeon };
 const char* isa_name(Isa isa);
-// The ISA a name ("scalar", "avx2", "avx512", "amx") stands for, whether or not this CPU has it.
+// The ISA a name ("scalar", "avx2", "avx512", "amx", "neon") stands for, whether or not this CPU has it.
 std::optional<Isa> isa_from_name(std::string_view name);
 // Every ISA minnow has kernels for, best first (tests iterate it; isa_available filters).
 std::span<const Isa> all_isas();

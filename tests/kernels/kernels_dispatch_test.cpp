@@ -87,11 +87,26 @@ TEST(KernelsDispatch, ChooseIsa) {
   EXPECT_STREQ(isa_name(Isa::kAvx2), "avx2");
   EXPECT_STREQ(isa_name(Isa::kAvx512), "avx512");
   EXPECT_STREQ(isa_name(Isa::kAmx), "amx");
+  EXPECT_STREQ(isa_name(Isa::kNeon), "neon");
+}
+
+// A build has its own architecture's ISAs only: NEON (baseline there) on aarch64 and no x86
+// ISA; on x86-64 never NEON.
+TEST(KernelsDispatch, IsasOfThisArchitecture) {
+#if defined(__aarch64__)
+  EXPECT_TRUE(isa_available(Isa::kNeon));
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) EXPECT_FALSE(isa_available(isa)) << isa_name(isa);
+  EXPECT_EQ(choose_isa(nullptr), Isa::kNeon);
+  EXPECT_EQ(table(Isa::kNeon).isa, Isa::kNeon);
+#else
+  EXPECT_FALSE(isa_available(Isa::kNeon));
+#endif
 }
 
 TEST(KernelsDispatch, IsaFromName) {
   for (Isa isa : all_isas()) EXPECT_EQ(isa_from_name(isa_name(isa)), isa);
   EXPECT_EQ(isa_from_name("avx512"), Isa::kAvx512);
+  EXPECT_EQ(isa_from_name("neon"), Isa::kNeon);
   EXPECT_EQ(isa_from_name("AVX2"), std::nullopt);
   EXPECT_EQ(isa_from_name("avx"), std::nullopt);
   EXPECT_EQ(isa_from_name(""), std::nullopt);
