@@ -1,0 +1,171 @@
+// minnow serve driven by the official JavaScript clients (npm: openai, ollama) on a free
+// loopback port, with stories260K in a temporary store: every endpoint they cover, streamed and
+// not, and errors for unknown models and malformed requests. Run by CTest (tests/CMakeLists.txt)
+// with MINNOW_BINARY and MINNOW_SHARED_DIR set; exits 77 (skipped) without the clients
+// (`npm ci` in tests/js, done by scripts/setup) or without ../shared.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.env.MINNOW_BINARY;
+const stories = path.join(process.env.MINNOW_SHARED_DIR ?? '', 'models/stories260K.gguf');
+if (!fs.existsSync(path.join(here, 'node_modules/openai')) || !fs.existsSync(path.join(here, 'node_modules/ollama'))) {
+  console.log('SKIP: the openai and ollama clients are not installed (npm ci in tests/js)');
+  process.exit(77);
+}
+if (!binary || !fs.existsSync(stories)) {
+  console.log(`SKIP: needs MINNOW_BINARY and ${stories}`);
+  process.exit(77);
+}
+const { default: OpenAI } = await import('openai');
+const { Ollama } = await import('ollama');
+
+// stories260K's greedy continuation of "Once upon a time".
+const STORY = ', there was a little girl named Lily.';
+let server, base, store;
+
+before(async () => {
+  store = fs.mkdtempSync(path.join(os.tmpdir(), 'minnow-js-'));
+  const env = { ...process.env, MINNOW_MODELS: store };
+  fs.writeFileSync(path.join(store, 'Modelfile'), `FROM ${stories}\n`);
+  execFileSync(binary, ['create', 'stories', '-f', path.join(store, 'Modelfile')], { env });
+  server = spawn(binary, ['serve', '--port', '0', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  base = await new Promise((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/listening on (http:\/\/[0-9.]+:[0-9]+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`minnow serve exited (${code}): ${err}`)));
+  });
+});
+
+after(() => {
+  server?.kill('SIGTERM');
+  fs.rmSync(store, { recursive: true, force: true });
+});
+
+const greedy = { temperature: 0, num_predict: 12 };
+
+test('ollama: list, show, ps, copy and delete', async () => {
+  const ollama = new Ollama({ host: base });
+  const list = await ollama.list();
+  assert.deepEqual(list.models.map((m) => m.name), ['stories:latest']);
+  assert.equal(list.models[0].digest.length, 64);
+  const show = await ollama.show({ model: 'stories' });
+  assert.equal(show.details.family, 'llama');
+  assert.equal(show.model_info['general.architecture'], 'llama');
+  await ollama.generate({ model: 'stories', prompt: 'x', raw: true, options: { num_predict: 1 } });
+  const ps = await ollama.ps();
+  assert.equal(ps.models[0].name, 'stories:latest');
+  await ollama.copy({ source: 'stories', destination: 'stories2' });
+  assert.equal((await ollama.list()).models.length, 2);
+  await ollama.delete({ model: 'stories2' });
+  assert.equal((await ollama.list()).models.length, 1);
+});
+
+test('ollama: generate, streamed and not', async () => {
+  const ollama = new Ollama({ host: base });
+  const whole = await ollama.generate({ model: 'stories', prompt: 'Once upon a time', raw: true, options: greedy });
+  assert.ok(whole.response.startsWith(STORY.slice(0, 20)), whole.response);
+  assert.equal(whole.done, true);
+  assert.equal(whole.eval_count, 12);
+  assert.ok(whole.total_duration > 0 && whole.eval_duration > 0);
+  let text = '';
+  let last;
+  for await (const part of await ollama.generate({ model: 'stories', prompt: 'Once upon a time', raw: true,
+                                                   options: greedy, stream: true })) {
+    text += part.response;
+    last = part;
+  }
+  assert.equal(text, whole.response);
+  assert.equal(last.done, true);
+  assert.equal(last.done_reason, 'length');
+});
+
+test('ollama: chat, streamed and not, with stop', async () => {
+  const ollama = new Ollama({ host: base });
+  const messages = [{ role: 'user', content: 'Tell me a story.' }];
+  const whole = await ollama.chat({ model: 'stories', messages, options: greedy });
+  assert.equal(whole.message.role, 'assistant');
+  assert.equal(whole.eval_count, 12);
+  let text = '';
+  for await (const part of await ollama.chat({ model: 'stories', messages, options: greedy, stream: true }))
+    text += part.message.content;
+  assert.equal(text, whole.message.content);
+  const cut = await ollama.generate({ model: 'stories', prompt: 'Once upon a time', raw: true,
+                                     options: { ...greedy, stop: [' little'] } });
+  assert.equal(cut.response, ', there was a');
+  assert.equal(cut.done_reason, 'stop');
+});
+
+test('ollama: errors', async () => {
+  const ollama = new Ollama({ host: base });
+  await assert.rejects(ollama.generate({ model: 'nope', prompt: 'x' }), (e) => e.status_code === 404);
+  await assert.rejects(ollama.generate({ model: 'stories', prompt: 'x', options: { temperature: 'hot' } }),
+                       (e) => e.status_code === 400 && /temperature/.test(e.message));
+  const raw = await fetch(`${base}/api/chat`, { method: 'POST', body: '{"model": "stories", "messages": [' });
+  assert.equal(raw.status, 400);
+  assert.match((await raw.json()).error, /not valid JSON/);
+});
+
+test('openai: models, chat completions streamed and not', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused' });
+  const models = await openai.models.list();
+  assert.deepEqual(models.data.map((m) => m.id), ['stories:latest']);
+  const req = { model: 'stories', messages: [{ role: 'user', content: 'Tell me a story.' }], temperature: 0,
+                max_tokens: 10 };
+  const whole = await openai.chat.completions.create(req);
+  assert.equal(whole.object, 'chat.completion');
+  assert.equal(whole.choices[0].finish_reason, 'length');
+  assert.equal(whole.usage.completion_tokens, 10);
+  let text = '';
+  let usage;
+  const stream = await openai.chat.completions.create({ ...req, stream: true, stream_options: { include_usage: true } });
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  assert.equal(text, whole.choices[0].message.content);
+  assert.equal(usage.completion_tokens, 10);
+  assert.equal(usage.prompt_tokens, whole.usage.prompt_tokens);
+});
+
+test('openai: completions with stop, seed, logprobs and n', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused' });
+  const c = await openai.completions.create({ model: 'stories', prompt: 'Once upon a time', max_tokens: 12,
+                                             temperature: 0, logprobs: 2 });
+  assert.ok(c.choices[0].text.startsWith(STORY.slice(0, 20)), c.choices[0].text);
+  assert.equal(c.choices[0].logprobs.tokens.length, 12);
+  assert.ok(c.choices[0].logprobs.token_logprobs.every((x) => x <= 0));
+  const stopped = await openai.completions.create({ model: 'stories', prompt: 'Once upon a time', max_tokens: 12,
+                                                   temperature: 0, stop: [' little'] });
+  assert.equal(stopped.choices[0].text, ', there was a');
+  assert.equal(stopped.choices[0].finish_reason, 'stop');
+  const seeded = { model: 'stories', prompt: 'Once upon a time', max_tokens: 8, temperature: 1, seed: 42, n: 2 };
+  const a = await openai.completions.create(seeded);
+  const b = await openai.completions.create(seeded);
+  assert.equal(a.choices.length, 2);
+  assert.deepEqual(a.choices.map((x) => x.text), b.choices.map((x) => x.text));
+  let streamed = '';
+  for await (const chunk of await openai.completions.create({ model: 'stories', prompt: 'Once upon a time',
+                                                             max_tokens: 12, temperature: 0, stream: true }))
+    streamed += chunk.choices[0]?.text ?? '';
+  assert.equal(streamed, c.choices[0].text);
+});
+
+test('openai: errors in the OpenAI shape', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  await assert.rejects(openai.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+                       (e) => e.status === 404 && e.error?.code === 'model_not_found');
+  await assert.rejects(openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'x' }],
+                                                        temperature: 7 }),
+                       (e) => e.status === 400 && /temperature/.test(e.message));
+  await assert.rejects(openai.chat.completions.create({ model: 'stories', messages: [] }), (e) => e.status === 400);
+});
