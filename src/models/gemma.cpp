@@ -78,6 +78,13 @@ class Gemma final : public Model {
     return Status();
   }
 
+  LinearWeights linear_weights() override {
+    LinearWeights lw{{&output_}, tok_embd_.data};
+    for (Layer& l : layers_)
+      lw.matrices.insert(lw.matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+    return lw;
+  }
+
   Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
                  KvCache& cache, bool all_logits, float* logits) const override {
     MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));

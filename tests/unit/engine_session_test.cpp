@@ -18,7 +18,7 @@ Result<std::shared_ptr<Model>> load_tiny(int sliding_window = 0, const std::stri
   const auto bytes = test::make_tiny_llama(spec);
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = isa, .chat_template = ""});
+  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = isa, .chat_template = "", .repack = true});
   std::filesystem::remove(path);
   return m;
 }
