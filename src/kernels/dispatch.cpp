@@ -170,6 +170,7 @@ KernelTable make_amx() {
   t.isa = Isa::kAmx;
   for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
     t.gemm[idx(w)] = amx::gemm_fns(w);
+  for (DType w : {DType::Q4_0, DType::Q8_0}) t.packed_gemm[idx(w)] = amx::packed_gemm_fn(w);
   return t;
 }
 

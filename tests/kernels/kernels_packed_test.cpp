@@ -61,7 +61,7 @@ TEST_P(PackedTest, KernelsEqualScalarVecDot) {
   const DType at = activation_type(wt);
   std::mt19937 rng(91u + static_cast<unsigned>(wt));
   int checked = 0;
-  for (int64_t n_in : {32, 96, 576}) {
+  for (int64_t n_in : {32, 96, 576, 1184}) {  // 1184: 37 blocks, over one 32-block chunk of the AMX kernel
     const int64_t nb = n_in / 32;
     for (int64_t n_out : {1, 5, 16, 17, 40}) {
       const std::vector<uint8_t> w = weights(rng, wt, n_in, n_out);

@@ -8,5 +8,7 @@ namespace minnow::kernels::amx {
 
 // The prompt-batch matrix products of weight type w (q4_0, q4_1, q5_0, q5_1, q8_0; others: none).
 GemmFns gemm_fns(DType w);
+// The prompt-batch kernel on packed weights of type w (q8_0, q4_0; others: nullptr).
+PackedMatmulFn packed_gemm_fn(DType w);
 
 }  // namespace minnow::kernels::amx
