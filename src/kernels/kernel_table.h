@@ -66,6 +66,12 @@ struct GemmFns {
 using PackedMatmulFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a_stride,
                                 const PackedActBlock* info, int64_t n_tokens, float* y, int64_t y_stride);
 
+// Prompt batches on packed weights, with the activations in the table's GEMM tiles
+// (gemm[w].pack_tile, kGemmTokens tokens each): y[t * y_stride + r] = vec_dot(row r, token t)
+// bit for bit, for r < n_rows and t < n_tokens.
+using PackedGemmFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int64_t n_tokens,
+                              float* y, int64_t y_stride);
+
 // Attention of one token's GQA group: n_q query rows (q_stride floats apart) against n_keys
 // consecutive cache rows of one KV head (head_dim <= kAttnMaxHeadDim elements, kv_stride
 // elements apart, E = uint16_t for an f16 cache, float for f32):
@@ -85,10 +91,10 @@ struct KernelTable {
   VecDotRowsFn vec_dot_rows[kDTypeIdLimit];   // by weight type; nullptr: matmul loops vec_dot
   GemmFns gemm[kDTypeIdLimit];                // by weight type; gemm == nullptr: no GEMM kernel
   // By weight type: the kernel for packed weights (nullptr: the table reads the row-major
-  // data; a model packs the types its table has one for), and its prompt-batch variant
-  // (nullptr: packed_matmul for any batch).
+  // data; a model packs the types its table has one for), and a prompt-batch one on GEMM
+  // tiles (nullptr: packed_matmul for any batch).
   PackedMatmulFn packed_matmul[kDTypeIdLimit];
-  PackedMatmulFn packed_gemm[kDTypeIdLimit];
+  PackedGemmFn packed_gemm[kDTypeIdLimit];
   QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
   ToFloatFn to_float[kDTypeIdLimit];          // by weight type
   // f32 helpers for attention: dot product and y += a * x

@@ -78,10 +78,10 @@ void for_part_rows(std::span<const MatmulOut> parts, int64_t g0, int64_t g1, con
   }
 }
 
-// Prompt batches with a GEMM kernel: repack the quantized activations in tiles (in parallel),
-// then hand out 16-row chunks, each multiplied against every tile.
-void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows,
-                 size_t w_row, int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
+// The quantized activations repacked in the GEMM's tiles, in parallel: [n_tiles][tile_bytes]
+// bytes in a buffer of the calling thread.
+const char* pack_tiles(const GemmFns& g, ThreadPool& pool, int64_t n_in, const char* xq, size_t a_row,
+                       int64_t n_tokens) {
   const int64_t n_tiles = (n_tokens + kGemmTokens - 1) / kGemmTokens;
   const size_t tile = g.tile_bytes(n_in);
   thread_local std::vector<char> packed_buf;  // [n_tiles][tile] bytes
@@ -93,6 +93,15 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> 
                   packed + static_cast<size_t>(i) * tile);
     }
   });
+  return packed;
+}
+
+// Prompt batches with a GEMM kernel: repack the quantized activations in tiles, then hand out
+// 16-row chunks, each multiplied against every tile.
+void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows,
+                 size_t w_row, int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
+  const size_t tile = g.tile_bytes(n_in);
+  const char* packed = pack_tiles(g, pool, n_in, xq, a_row, n_tokens);
   // Work units: a 16-row chunk against a group of at most kGemmTokenGroup tokens, whose packed
   // activations (36-40 bytes per token and block: 1.4 MB for 256 tokens of a 4864-wide matrix)
   // stay in a core's 2 MB L2 while the chunk's rows pass over them; all 512 tokens of such a
@@ -130,24 +139,32 @@ void for_part_groups(std::span<const MatmulOut> parts, int64_t u0, int64_t u1, c
 }
 
 // Packed weights: the same split as the row-major kernels (decoding: chunks of groups; prompt
-// batches: a group against a token group per work unit), on 16-row groups.
+// batches: a group against a token group per work unit), on 16-row groups. With a packed GEMM
+// (use_gemm), the activations go in the table's GEMM tiles first and info is not read.
 void matmul_packed(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts,
-                   int64_t n_in, const char* xq, size_t a_row, const PackedActBlock* info, int64_t n_tokens) {
+                   int64_t n_in, const char* xq, size_t a_row, const PackedActBlock* info, int64_t n_tokens,
+                   bool use_gemm) {
   const size_t group_bytes = packed_group_bytes(wtype, n_in);
   int64_t n_groups = 0, n_rows = 0;
   for (const MatmulOut& part : parts) {
     n_groups += (part.n_out + kPackRows - 1) / kPackRows;
     n_rows += part.n_out;
   }
-  const PackedMatmulFn gemm = kt.packed_gemm[static_cast<size_t>(wtype)];
-  const PackedMatmulFn fn = gemm != nullptr && n_tokens >= kGemmMinTokens ? gemm
-                                                                          : kt.packed_matmul[static_cast<size_t>(wtype)];
+  const GemmFns& g = kt.gemm[static_cast<size_t>(wtype)];
+  const PackedGemmFn gemm = kt.packed_gemm[static_cast<size_t>(wtype)];
+  const PackedMatmulFn fn = kt.packed_matmul[static_cast<size_t>(wtype)];
+  const char* tiles = use_gemm ? pack_tiles(g, pool, n_in, xq, a_row, n_tokens) : nullptr;
+  const size_t tile = use_gemm ? g.tile_bytes(n_in) : 0;
   const int64_t nb = n_in / 32;
   auto run = [&](const MatmulOut& part, int64_t g0, int64_t g1, int64_t t0, int64_t tokens) {
     const int64_t r0 = g0 * kPackRows, r1 = std::min(g1 * kPackRows, part.n_out);
-    fn(n_in, static_cast<const char*>(part.packed) + static_cast<size_t>(g0) * group_bytes, r1 - r0,
-       xq + static_cast<size_t>(t0) * a_row, a_row, info + t0 * nb, tokens, part.y + t0 * part.n_out + r0,
-       part.n_out);
+    const char* w = static_cast<const char*>(part.packed) + static_cast<size_t>(g0) * group_bytes;
+    float* y = part.y + t0 * part.n_out + r0;
+    if (use_gemm) {
+      gemm(n_in, w, r1 - r0, tiles + static_cast<size_t>(t0 / kGemmTokens) * tile, tokens, y, part.n_out);
+    } else {
+      fn(n_in, w, r1 - r0, xq + static_cast<size_t>(t0) * a_row, a_row, info + t0 * nb, tokens, y, part.n_out);
+    }
   };
   if (n_rows * n_in * n_tokens < kParallelMinMacs) {
     for_part_groups(parts, 0, n_groups, [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
@@ -159,8 +176,8 @@ void matmul_packed(const KernelTable& kt, ThreadPool& pool, DType wtype, std::sp
     const int64_t n_tgroups = (n_tokens + kGemmTokenGroup - 1) / kGemmTokenGroup;
     pool.parallel_for(n_groups * n_tgroups, 1, [&](int64_t u0, int64_t u1) {
       for (int64_t u = u0; u < u1; ++u) {
-        const int64_t g = u / n_tgroups, t0 = (u % n_tgroups) * kGemmTokenGroup;
-        for_part_groups(parts, g, g + 1, [&](const MatmulOut& p, int64_t g0, int64_t g1) {
+        const int64_t gi = u / n_tgroups, t0 = (u % n_tgroups) * kGemmTokenGroup;
+        for_part_groups(parts, gi, gi + 1, [&](const MatmulOut& p, int64_t g0, int64_t g1) {
           run(p, g0, g1, t0, std::min(kGemmTokenGroup, n_tokens - t0));
         });
       }
@@ -193,9 +210,12 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   // Packed weights where the table has kernels for them and every part has its copy.
   bool packed = kt.packed_matmul[static_cast<size_t>(wtype)] != nullptr;
   for (const MatmulOut& part : parts) packed = packed && part.packed != nullptr;
-  // [n_tokens][n_in / 32] the packed kernels' activation block info, when packed.
+  const bool packed_gemm = packed && kt.packed_gemm[static_cast<size_t>(wtype)] != nullptr &&
+                           n_tokens >= kGemmMinTokens && n_rows * n_in * n_tokens >= kParallelMinMacs;
+  // [n_tokens][n_in / 32] packed_matmul's activation block info.
+  const bool want_info = packed && !packed_gemm;
   thread_local std::vector<PackedActBlock> info;
-  if (packed && info.size() < static_cast<size_t>(n_tokens * (n_in / 32)))
+  if (want_info && info.size() < static_cast<size_t>(n_tokens * (n_in / 32)))
     info.resize(static_cast<size_t>(n_tokens * (n_in / 32)));
   const char* xq = reinterpret_cast<const char*>(x);
   if (atype != DType::F32) {
@@ -208,7 +228,7 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
       for (int64_t t = t0; t < t1; ++t) {
         char* qt = q + static_cast<size_t>(t) * *a_row;
         quantize(x + t * n_in, qt, n_in);
-        if (packed) packed_act_info(qt, n_in, inf + t * (n_in / 32));
+        if (want_info) packed_act_info(qt, n_in, inf + t * (n_in / 32));
       }
     };
     if (n_tokens >= kParallelQuantizeMinRows) {
@@ -221,7 +241,7 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
 
   const size_t wr = *w_row, ar = *a_row;
   if (packed) {
-    matmul_packed(kt, pool, wtype, parts, n_in, xq, ar, info.data(), n_tokens);
+    matmul_packed(kt, pool, wtype, parts, n_in, xq, ar, info.data(), n_tokens, packed_gemm);
     return;
   }
   const GemmFns& gemm = kt.gemm[static_cast<size_t>(wtype)];

@@ -1,8 +1,9 @@
 // Weights packed at load (kernels/packed.h) and the kernels that read them: every output of
-// packed_matmul / packed_gemm, and of matmul given the packed copy, equals the scalar vec_dot
+// packed_matmul / packed_gemm (on the table's GEMM tiles), and of matmul given the packed copy, equals the scalar vec_dot
 // of its row and token bit for bit; for row counts that are not multiples of 16, several row
 // lengths, 1..40 tokens (the kernels' 1/2/4/8/16-token tiles and their tails); nothing outside
 // the outputs is written.
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -55,8 +56,9 @@ TEST_P(PackedTest, KernelsEqualScalarVecDot) {
   const auto [isa, wt] = GetParam();
   if (!isa_available(isa)) GTEST_SKIP() << isa_name(isa) << " not available on this CPU";
   const KernelTable& kt = table(isa);
-  const PackedMatmulFn fns[] = {kt.packed_matmul[static_cast<size_t>(wt)], kt.packed_gemm[static_cast<size_t>(wt)]};
-  if (fns[0] == nullptr) GTEST_SKIP() << isa_name(isa) << " has no packed kernel for " << dtype_name(wt);
+  const PackedMatmulFn fn = kt.packed_matmul[static_cast<size_t>(wt)];
+  const PackedGemmFn gemm = kt.packed_gemm[static_cast<size_t>(wt)];
+  if (fn == nullptr) GTEST_SKIP() << isa_name(isa) << " has no packed kernel for " << dtype_name(wt);
   const VecDotFn ref = table(Isa::kScalar).vec_dot[static_cast<size_t>(wt)];
   const DType at = activation_type(wt);
   std::mt19937 rng(91u + static_cast<unsigned>(wt));
@@ -79,11 +81,21 @@ TEST_P(PackedTest, KernelsEqualScalarVecDot) {
           packed_act_info(q.data(), n_in, info.data() + t * nb);
         }
         const int64_t y_stride = n_out + 3;  // 3 guard floats after each token's outputs
-        for (const PackedMatmulFn fn : fns) {
-          if (fn == nullptr) continue;
+        for (const bool use_gemm : {false, true}) {
+          if (use_gemm && gemm == nullptr) continue;
           std::vector<float> y(static_cast<size_t>(n_tok * y_stride), -7.0f);
-          fn(n_in, packed.p, n_out, act.data(), a_row, info.data(), n_tok, y.data(), y_stride);
-          const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) + (fn == fns[0] ? "" : " gemm") +
+          if (use_gemm) {  // on the activation tiles of the table's row-major GEMM
+            const GemmFns& g = kt.gemm[static_cast<size_t>(wt)];
+            const size_t tile = g.tile_bytes(n_in);
+            Aligned tiles(tile * static_cast<size_t>((n_tok + kGemmTokens - 1) / kGemmTokens));
+            for (int64_t t0 = 0; t0 < n_tok; t0 += kGemmTokens)
+              g.pack_tile(n_in, act.data() + static_cast<size_t>(t0) * a_row, a_row,
+                          std::min(kGemmTokens, n_tok - t0), tiles.p + static_cast<size_t>(t0 / kGemmTokens) * tile);
+            gemm(n_in, packed.p, n_out, tiles.p, n_tok, y.data(), y_stride);
+          } else {
+            fn(n_in, packed.p, n_out, act.data(), a_row, info.data(), n_tok, y.data(), y_stride);
+          }
+          const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) + (use_gemm ? " gemm" : "") +
                                     " n_in=" + std::to_string(n_in) + " n_out=" + std::to_string(n_out) +
                                     " tokens=" + std::to_string(n_tok);
           for (int64_t t = 0; t < n_tok; ++t) {

@@ -2,7 +2,8 @@
 // bit-identical to the scalar reference's vec_dot.
 //
 // One tdpbssd gives the exact block sums of 16 tokens x a group's 16 rows for one block:
-//   A: [16 tokens][32 bytes]  loaded straight from the row-major q8_0 activations (stride: a row)
+//   A: [16 tokens][32 bytes]  the tokens' q8 values from the activation tiles of this table's
+//      row-major GEMM (amx/gemm.cpp pack_tile: per block 16 x 32 bytes, then d [16] f32)
 //   B: [8 dword groups][16 rows][4 bytes]  the packed quants as signed bytes: q8_0's u8 q + 128
 //      flipped back, q4_0's nibbles split and less 8, prepared per chunk of blocks on the stack
 //      and reused by every 16-token tile (the packed layout is already B's)
@@ -12,12 +13,11 @@
 // in block order. Four blocks go through tiles before their C tiles are read back, so a tile
 // store is not waited on right after its multiply. Sums of a tile live in registers across a
 // chunk and in y between chunks (adding on to a stored float is the same float sequence).
-// Tokens past the last whole tile go to the AVX-512 packed kernel. No standard-library
-// templates here (see avx512/simd.h).
+// Tile rows past the last token repeat it and are not stored. No standard-library templates
+// here (see avx512/simd.h).
 #include <utility>
 
 #include "kernels/amx/amx_kernels.h"
-#include "kernels/avx512/avx512_kernels.h"
 #include "kernels/avx512/gemm_blocks.h"
 #include "kernels/packed.h"
 #include "tensor/blocks.h"
@@ -29,6 +29,7 @@ constexpr int kT = 16;            // tokens per tile
 constexpr int kChunk = 32;        // blocks per chunk: 16 KB of prepared B on the stack
 constexpr int kInFlight = 4;      // blocks between a multiply and the read of its C tile
 constexpr size_t kBBytes = 512;   // one block's B tile
+constexpr size_t kTileBlock = 16 * 32 + 64;  // one block of an activation tile: A, then d [16] f32
 
 struct PackedQ8_0 {
   static constexpr DType kType = DType::Q8_0;
@@ -67,20 +68,18 @@ static_assert(sizeof(TileConfig) == 64);
 // Block b's terms for the tile's 16 tokens (C row t), added to their sums. Always inlined, so
 // the sums stay in registers.
 template <class T, size_t... I>
-[[gnu::always_inline]] inline void add_terms(const int32_t (*c)[16], __m512 dw, const PackedActBlock* info,
-                                             int64_t nb, __m512* sum, std::index_sequence<I...>) {
+[[gnu::always_inline]] inline void add_terms(const int32_t (*c)[16], __m512 dw, const float* dy, __m512* sum,
+                                             std::index_sequence<I...>) {
   ((sum[I] = _mm512_add_ps(sum[I], T::Term::term(_mm512_cvtepi32_ps(_mm512_load_si512(c[I])), dw, dw,
-                                                 _mm512_set1_ps(info[I * nb].d), dw))),
+                                                 _mm512_set1_ps(dy[I]), dw))),
    ...);
 }
 
 template <class T>
-void gemm(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a_stride, const PackedActBlock* info,
-          int64_t n_tokens, float* y, int64_t y_stride) {
+void gemm(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int64_t n_tokens, float* y,
+          int64_t y_stride) {
   const int64_t nb = n / 32;
   const size_t scales_bytes = packed_scales_bytes(n), group_bytes = scales_bytes + nb * T::kQuantBytes;
-  const int64_t whole = n_tokens / kT * kT;
-  const auto* ab = static_cast<const uint8_t*>(a);
 
   TileConfig cfg = {};
   cfg.palette_id = 1;
@@ -89,11 +88,11 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a
     cfg.rows[2 + i] = 8, cfg.colsb[2 + i] = 64;  // B
   }
   for (int i = 0; i < kInFlight; ++i) cfg.rows[4 + i] = kT, cfg.colsb[4 + i] = 64;  // C
-  if (whole > 0) _tile_loadconfig(&cfg);
+  _tile_loadconfig(&cfg);
   alignas(64) int8_t prep[kChunk * kBBytes];
   alignas(64) int32_t c[kInFlight][kT][16];
 
-  for (int64_t r0 = 0; r0 < n_rows && whole > 0; r0 += kPackRows) {
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPackRows) {
     const uint8_t* group = static_cast<const uint8_t*>(packed) + static_cast<size_t>(r0 / kPackRows) * group_bytes;
     const auto* scales = reinterpret_cast<const __m256i*>(group);
     const uint8_t* quants = group + scales_bytes;
@@ -103,20 +102,20 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a
       const int64_t b1 = nb - b0 < kChunk ? nb : b0 + kChunk;
       for (int64_t b = b0; b < b1; ++b)
         T::prepare(quants + static_cast<size_t>(b) * T::kQuantBytes, prep + (b - b0) * kBBytes);
-      for (int64_t t0 = 0; t0 < whole; t0 += kT) {
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kT) {
+        const int64_t tokens = n_tokens - t0 < kT ? n_tokens - t0 : kT;
         float* yt = y + t0 * y_stride + r0;
         __m512 sum[kT];
 #pragma GCC unroll 16
         for (int t = 0; t < kT; ++t)
-          sum[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, yt + t * y_stride);
-        const uint8_t* at = ab + static_cast<size_t>(t0) * a_stride + offsetof(BlockQ8_0, qs);
-        const PackedActBlock* it = info + t0 * nb;
+          sum[t] = b0 == 0 || t >= tokens ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, yt + t * y_stride);
+        const uint8_t* at = static_cast<const uint8_t*>(tiles) + static_cast<size_t>(t0 / kT * nb) * kTileBlock;
         for (int64_t b = b0; b < b1; b += kInFlight) {
           const int64_t m = b1 - b < kInFlight ? b1 - b : kInFlight;
           // Tile numbers must be literal tokens (GCC's tile intrinsics paste them into asm).
 #define MINNOW_AMX_STEP(i, ta, tb, tc)                                \
   if (i < m) {                                                        \
-    _tile_loadd(ta, at + (b + i) * sizeof(BlockQ8_0), a_stride);      \
+    _tile_loadd(ta, at + (b + i) * kTileBlock, 32);                   \
     _tile_loadd(tb, prep + (b + i - b0) * kBBytes, 64);               \
     _tile_zero(tc);                                                   \
     _tile_dpbssd(tc, ta, tb);                                         \
@@ -132,25 +131,22 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a
           if (m > 3) _tile_stored(7, c[3], 64);
           for (int64_t i = 0; i < m; ++i) {
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(scales + b + i));
-            add_terms<T>(c[i], dw, it + b + i, nb, sum, std::make_index_sequence<kT>());
+            const auto* dy = reinterpret_cast<const float*>(at + (b + i) * kTileBlock + 16 * 32);
+            add_terms<T>(c[i], dw, dy, sum, std::make_index_sequence<kT>());
           }
         }
 #pragma GCC unroll 16
-        for (int t = 0; t < kT; ++t) _mm512_mask_storeu_ps(yt + t * y_stride, mask, sum[t]);
+        for (int t = 0; t < kT; ++t)
+          if (t < tokens) _mm512_mask_storeu_ps(yt + t * y_stride, mask, sum[t]);
       }
     }
   }
-  if (whole > 0) _tile_release();
-  if (whole < n_tokens) {
-    const PackedMatmulFn tail = avx512::packed_matmul_fn(T::kType);
-    tail(n, packed, n_rows, ab + static_cast<size_t>(whole) * a_stride, a_stride, info + whole * nb,
-         n_tokens - whole, y + whole * y_stride, y_stride);
-  }
+  _tile_release();
 }
 
 }  // namespace
 
-PackedMatmulFn packed_gemm_fn(DType w) {
+PackedGemmFn packed_gemm_fn(DType w) {
   switch (w) {
     case DType::Q8_0:
       return gemm<PackedQ8_0>;
