@@ -119,7 +119,8 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_option("-r,--repeats", a->repeats, "Timed runs (medians are reported)")->check(CLI::Range(1, 1000));
   cmd->add_option("-t,--threads", a->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2, avx512 or amx");
-  cmd->add_flag("--no-repack", a->no_repack, "Keep the file's weight layout (no load-time packing), to compare");
+  cmd->add_flag("--no-repack", a->no_repack,
+                "Keep the file's weight layout (no load-time packing), to compare");
   cmd->add_option("--bandwidth", a->bandwidth_gbs, "This machine's read bandwidth in GB/s (from roofline)");
   cmd->add_option("--peak-gflops", a->peak_gflops, "This machine's peak FMA rate in GFLOP/s (from roofline)");
   cmd->callback([a, exit_code] { *exit_code = bench(*a); });

@@ -69,8 +69,8 @@ using PackedMatmulFn = void (*)(int64_t n, const void* packed, int64_t n_rows, c
 // Prompt batches on packed weights, with the activations in the table's GEMM tiles
 // (gemm[w].pack_tile, kGemmTokens tokens each): y[t * y_stride + r] = vec_dot(row r, token t)
 // bit for bit, for r < n_rows and t < n_tokens.
-using PackedGemmFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int64_t n_tokens,
-                              float* y, int64_t y_stride);
+using PackedGemmFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* tiles,
+                              int64_t n_tokens, float* y, int64_t y_stride);
 
 // Attention of one token's GQA group: n_q query rows (q_stride floats apart) against n_keys
 // consecutive cache rows of one KV head (head_dim <= kAttnMaxHeadDim elements, kv_stride
@@ -87,9 +87,9 @@ using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_str
 
 struct KernelTable {
   Isa isa;
-  VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
-  VecDotRowsFn vec_dot_rows[kDTypeIdLimit];   // by weight type; nullptr: matmul loops vec_dot
-  GemmFns gemm[kDTypeIdLimit];                // by weight type; gemm == nullptr: no GEMM kernel
+  VecDotFn vec_dot[kDTypeIdLimit];           // by weight type; nullptr where unsupported
+  VecDotRowsFn vec_dot_rows[kDTypeIdLimit];  // by weight type; nullptr: matmul loops vec_dot
+  GemmFns gemm[kDTypeIdLimit];               // by weight type; gemm == nullptr: no GEMM kernel
   // By weight type: the kernel for packed weights (nullptr: the table reads the row-major
   // data; a model packs the types its table has one for), and a prompt-batch one on GEMM
   // tiles (nullptr: packed_matmul for any batch).

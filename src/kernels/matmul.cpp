@@ -116,10 +116,11 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> 
       const int64_t g0 = (u / n_groups) * kRowsStep, t0 = (u % n_groups) * kGemmTokenGroup;
       const int64_t tokens = std::min(kGemmTokenGroup, n_tokens - t0);
       const char* tiles = packed + static_cast<size_t>(t0 / kGemmTokens) * tile;
-      for_part_rows(parts, g0, std::min(g0 + kRowsStep, n_rows), [&](const MatmulOut& part, int64_t r0, int64_t r1) {
-        g.gemm(n_in, static_cast<const char*>(part.w) + static_cast<size_t>(r0) * w_row, w_row, r1 - r0, tiles,
-               tokens, part.y + t0 * part.n_out + r0, part.n_out, work);
-      });
+      for_part_rows(parts, g0, std::min(g0 + kRowsStep, n_rows),
+                    [&](const MatmulOut& part, int64_t r0, int64_t r1) {
+                      g.gemm(n_in, static_cast<const char*>(part.w) + static_cast<size_t>(r0) * w_row, w_row,
+                             r1 - r0, tiles, tokens, part.y + t0 * part.n_out + r0, part.n_out, work);
+                    });
     }
   });
 }
@@ -163,15 +164,19 @@ void matmul_packed(const KernelTable& kt, ThreadPool& pool, DType wtype, std::sp
     if (use_gemm) {
       gemm(n_in, w, r1 - r0, tiles + static_cast<size_t>(t0 / kGemmTokens) * tile, tokens, y, part.n_out);
     } else {
-      fn(n_in, w, r1 - r0, xq + static_cast<size_t>(t0) * a_row, a_row, info + t0 * nb, tokens, y, part.n_out);
+      fn(n_in, w, r1 - r0, xq + static_cast<size_t>(t0) * a_row, a_row, info + t0 * nb, tokens, y,
+         part.n_out);
     }
   };
   if (n_rows * n_in * n_tokens < kParallelMinMacs) {
-    for_part_groups(parts, 0, n_groups, [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
+    for_part_groups(parts, 0, n_groups,
+                    [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
   } else if (n_tokens < kGemmMinTokens) {
-    pool.parallel_for(n_groups, rows_kernel_grain(n_rows, pool.size()) / kPackRows, [&](int64_t u0, int64_t u1) {
-      for_part_groups(parts, u0, u1, [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
-    });
+    pool.parallel_for(
+        n_groups, rows_kernel_grain(n_rows, pool.size()) / kPackRows, [&](int64_t u0, int64_t u1) {
+          for_part_groups(parts, u0, u1,
+                          [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
+        });
   } else {
     const int64_t n_tgroups = (n_tokens + kGemmTokenGroup - 1) / kGemmTokenGroup;
     pool.parallel_for(n_groups * n_tgroups, 1, [&](int64_t u0, int64_t u1) {
@@ -205,8 +210,6 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   const std::optional<size_t> a_row = row_bytes(atype, n_in);
   assert(vec_dot != nullptr && quantize != nullptr && w_row && a_row);
 
-  // [n_tokens][a_row] bytes of atype. f32 activations are used in place. The buffer belongs to
-  // the calling thread and only grows, so steady-state decoding allocates nothing.
   // Packed weights where the table has kernels for them and every part has its copy.
   bool packed = kt.packed_matmul[static_cast<size_t>(wtype)] != nullptr;
   for (const MatmulOut& part : parts) packed = packed && part.packed != nullptr;
@@ -217,6 +220,8 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   thread_local std::vector<PackedActBlock> info;
   if (want_info && info.size() < static_cast<size_t>(n_tokens * (n_in / 32)))
     info.resize(static_cast<size_t>(n_tokens * (n_in / 32)));
+  // [n_tokens][a_row] bytes of atype. f32 activations are used in place. The buffers belong to
+  // the calling thread and only grow, so steady-state decoding allocates nothing.
   const char* xq = reinterpret_cast<const char*>(x);
   if (atype != DType::F32) {
     thread_local std::vector<char> scratch;

@@ -52,7 +52,7 @@ void pack_groups(DType type, const void* w, int64_t n_in, int64_t n_out, int64_t
   const size_t scales_bytes = packed_scales_bytes(n_in), qb = quant_bytes(type);
   for (int64_t g = g0; g < g1; ++g) {
     auto* dst = static_cast<uint8_t*>(out) + static_cast<size_t>(g) * group_bytes;
-    std::memset(dst, 0, group_bytes);  // padding rows and bytes
+    std::memset(dst, 0, group_bytes);                 // padding rows and bytes
     auto* scales = reinterpret_cast<uint16_t*>(dst);  // [nb][16]
     uint8_t* quants = dst + scales_bytes;             // [nb][qb]
     const int64_t rows = std::min(kPackRows, n_out - g * kPackRows);

@@ -51,8 +51,8 @@ class Model {
   // Runs tokens [n_tokens] at positions [n_tokens] (consecutive, starting at cache.n_past()),
   // storing their keys and values in the cache. Writes logits [n_vocab] of every token when
   // all_logits, else of the last token only. Errors: token id out of range, context overflow.
-  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
-                         KvCache& cache, bool all_logits, float* logits) const = 0;
+  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const = 0;
 
   // Gives the linear weights of the types kt has packed kernels for a packed copy (kernels/
   // packed.h), owned by the model, packing on pool (null: this thread), and drops their file

@@ -34,7 +34,8 @@ Result<std::unique_ptr<Model>> load_model(const gguf::File& file, const LoadConf
   for (const Entry& e : kArchitectures) {
     if (e.arch != *arch) continue;
     auto m = e.load(file);
-    if (m && config.pack_for != nullptr) MINNOW_CHECK_OK((*m)->pack_weights(file, *config.pack_for, config.pool));
+    if (m && config.pack_for != nullptr)
+      MINNOW_CHECK_OK((*m)->pack_weights(file, *config.pack_for, config.pool));
     return m;
   }
   std::string list;

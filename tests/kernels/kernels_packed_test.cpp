@@ -1,6 +1,6 @@
 // Weights packed at load (kernels/packed.h) and the kernels that read them: every output of
-// packed_matmul / packed_gemm (on the table's GEMM tiles), and of matmul given the packed copy, equals the scalar vec_dot
-// of its row and token bit for bit; for row counts that are not multiples of 16, several row
+// packed_matmul / packed_gemm (on the table's GEMM tiles), and of matmul given the packed copy, equals the
+// scalar vec_dot of its row and token bit for bit; for row counts that are not multiples of 16, several row
 // lengths, 1..40 tokens (the kernels' 1/2/4/8/16-token tiles and their tails); nothing outside
 // the outputs is written.
 #include <algorithm>
@@ -90,14 +90,15 @@ TEST_P(PackedTest, KernelsEqualScalarVecDot) {
             Aligned tiles(tile * static_cast<size_t>((n_tok + kGemmTokens - 1) / kGemmTokens));
             for (int64_t t0 = 0; t0 < n_tok; t0 += kGemmTokens)
               g.pack_tile(n_in, act.data() + static_cast<size_t>(t0) * a_row, a_row,
-                          std::min(kGemmTokens, n_tok - t0), tiles.p + static_cast<size_t>(t0 / kGemmTokens) * tile);
+                          std::min(kGemmTokens, n_tok - t0),
+                          tiles.p + static_cast<size_t>(t0 / kGemmTokens) * tile);
             gemm(n_in, packed.p, n_out, tiles.p, n_tok, y.data(), y_stride);
           } else {
             fn(n_in, packed.p, n_out, act.data(), a_row, info.data(), n_tok, y.data(), y_stride);
           }
-          const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) + (use_gemm ? " gemm" : "") +
-                                    " n_in=" + std::to_string(n_in) + " n_out=" + std::to_string(n_out) +
-                                    " tokens=" + std::to_string(n_tok);
+          const std::string where = std::string(isa_name(isa)) + " " + dtype_name(wt) +
+                                    (use_gemm ? " gemm" : "") + " n_in=" + std::to_string(n_in) +
+                                    " n_out=" + std::to_string(n_out) + " tokens=" + std::to_string(n_tok);
           for (int64_t t = 0; t < n_tok; ++t) {
             for (int64_t r = 0; r < n_out; ++r) {
               float want = 0.0f;
@@ -107,7 +108,8 @@ TEST_P(PackedTest, KernelsEqualScalarVecDot) {
               ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0)
                   << where << " token " << t << " row " << r << ": " << got << " vs scalar " << want;
             }
-            for (int64_t g = n_out; g < y_stride; ++g) ASSERT_EQ(y[static_cast<size_t>(t * y_stride + g)], -7.0f) << where;
+            for (int64_t g = n_out; g < y_stride; ++g)
+              ASSERT_EQ(y[static_cast<size_t>(t * y_stride + g)], -7.0f) << where;
           }
           ++checked;
         }

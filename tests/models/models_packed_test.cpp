@@ -82,12 +82,14 @@ TEST(ModelsPacked, PackedLogitsEqualUnpacked) {
         test::RunOptions o;
         o.batch = batch;
         o.kt = &kt;
-        EXPECT_TRUE(same_bits(test::run_logits(*packed.model, tokens, o), test::run_logits(*plain.model, tokens, o)))
+        EXPECT_TRUE(
+            same_bits(test::run_logits(*packed.model, tokens, o), test::run_logits(*plain.model, tokens, o)))
             << c.name << " " << kernels::isa_name(isa) << " batch " << batch;
         // The packed model with the scalar reference (which reads the row-major data).
         o.kt = &kernels::table(kernels::Isa::kScalar);
         if (batch == 4) {
-          EXPECT_TRUE(same_bits(test::run_logits(*packed.model, tokens, o), test::run_logits(*plain.model, tokens, o)))
+          EXPECT_TRUE(same_bits(test::run_logits(*packed.model, tokens, o),
+                                test::run_logits(*plain.model, tokens, o)))
               << c.name << " packed for " << kernels::isa_name(isa) << ", run on scalar";
         }
       }

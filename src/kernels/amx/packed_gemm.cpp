@@ -25,10 +25,10 @@
 namespace minnow::kernels::amx {
 namespace {
 
-constexpr int kT = 16;            // tokens per tile
-constexpr int kChunk = 32;        // blocks per chunk: 16 KB of prepared B on the stack
-constexpr int kInFlight = 4;      // blocks between a multiply and the read of its C tile
-constexpr size_t kBBytes = 512;   // one block's B tile
+constexpr int kT = 16;                       // tokens per tile
+constexpr int kChunk = 32;                   // blocks per chunk: 16 KB of prepared B on the stack
+constexpr int kInFlight = 4;                 // blocks between a multiply and the read of its C tile
+constexpr size_t kBBytes = 512;              // one block's B tile
 constexpr size_t kTileBlock = 16 * 32 + 64;  // one block of an activation tile: A, then d [16] f32
 
 struct PackedQ8_0 {
@@ -51,7 +51,8 @@ struct PackedQ4_0 {
     for (int g = 0; g < 4; ++g) {
       const __m512i v = _mm512_load_si512(q + 64 * g);
       _mm512_store_si512(b + 64 * g, _mm512_sub_epi8(_mm512_and_si512(v, m4), eight));
-      _mm512_store_si512(b + 64 * (g + 4), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), eight));
+      _mm512_store_si512(b + 64 * (g + 4),
+                         _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), eight));
     }
   }
 };
@@ -84,7 +85,7 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int6
   TileConfig cfg = {};
   cfg.palette_id = 1;
   for (int i = 0; i < 2; ++i) {
-    cfg.rows[i] = kT, cfg.colsb[i] = 32;     // A
+    cfg.rows[i] = kT, cfg.colsb[i] = 32;         // A
     cfg.rows[2 + i] = 8, cfg.colsb[2 + i] = 64;  // B
   }
   for (int i = 0; i < kInFlight; ++i) cfg.rows[4 + i] = kT, cfg.colsb[4 + i] = 64;  // C
@@ -93,7 +94,8 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int6
   alignas(64) int32_t c[kInFlight][kT][16];
 
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPackRows) {
-    const uint8_t* group = static_cast<const uint8_t*>(packed) + static_cast<size_t>(r0 / kPackRows) * group_bytes;
+    const uint8_t* group =
+        static_cast<const uint8_t*>(packed) + static_cast<size_t>(r0 / kPackRows) * group_bytes;
     const auto* scales = reinterpret_cast<const __m256i*>(group);
     const uint8_t* quants = group + scales_bytes;
     const int64_t rows = n_rows - r0 < kPackRows ? n_rows - r0 : kPackRows;
@@ -108,17 +110,19 @@ void gemm(int64_t n, const void* packed, int64_t n_rows, const void* tiles, int6
         __m512 sum[kT];
 #pragma GCC unroll 16
         for (int t = 0; t < kT; ++t)
-          sum[t] = b0 == 0 || t >= tokens ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, yt + t * y_stride);
-        const uint8_t* at = static_cast<const uint8_t*>(tiles) + static_cast<size_t>(t0 / kT * nb) * kTileBlock;
+          sum[t] =
+              b0 == 0 || t >= tokens ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, yt + t * y_stride);
+        const uint8_t* at =
+            static_cast<const uint8_t*>(tiles) + static_cast<size_t>(t0 / kT * nb) * kTileBlock;
         for (int64_t b = b0; b < b1; b += kInFlight) {
           const int64_t m = b1 - b < kInFlight ? b1 - b : kInFlight;
           // Tile numbers must be literal tokens (GCC's tile intrinsics paste them into asm).
-#define MINNOW_AMX_STEP(i, ta, tb, tc)                                \
-  if (i < m) {                                                        \
-    _tile_loadd(ta, at + (b + i) * kTileBlock, 32);                   \
-    _tile_loadd(tb, prep + (b + i - b0) * kBBytes, 64);               \
-    _tile_zero(tc);                                                   \
-    _tile_dpbssd(tc, ta, tb);                                         \
+#define MINNOW_AMX_STEP(i, ta, tb, tc)                  \
+  if (i < m) {                                          \
+    _tile_loadd(ta, at + (b + i) * kTileBlock, 32);     \
+    _tile_loadd(tb, prep + (b + i - b0) * kBBytes, 64); \
+    _tile_zero(tc);                                     \
+    _tile_dpbssd(tc, ta, tb);                           \
   }
           MINNOW_AMX_STEP(0, 0, 2, 4)
           MINNOW_AMX_STEP(1, 1, 3, 5)

@@ -69,7 +69,8 @@ template <class T, int NT>
   for (int64_t b = 0; b < nb; ++b) {
     __m512i w[8];
     if constexpr (NT == 1) {  // prompt tiles reuse each block for many tokens: no need
-      const char* ahead = reinterpret_cast<const char*>(quants + static_cast<size_t>(b) * T::kQuantBytes) + kPrefetchAhead;
+      const char* ahead =
+          reinterpret_cast<const char*>(quants + static_cast<size_t>(b) * T::kQuantBytes) + kPrefetchAhead;
       for (size_t l = 0; l < T::kQuantBytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
     }
     T::weights(quants + static_cast<size_t>(b) * T::kQuantBytes, w);
@@ -117,7 +118,8 @@ void packed_matmul(int64_t n, const void* packed, int64_t n_rows, const void* a,
   const size_t scales_bytes = packed_scales_bytes(n), group_bytes = scales_bytes + nb * T::kQuantBytes;
   const char* ab = static_cast<const char*>(a);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPackRows) {
-    const uint8_t* group = static_cast<const uint8_t*>(packed) + static_cast<size_t>(r0 / kPackRows) * group_bytes;
+    const uint8_t* group =
+        static_cast<const uint8_t*>(packed) + static_cast<size_t>(r0 / kPackRows) * group_bytes;
     const int64_t rows = n_rows - r0 < kPackRows ? n_rows - r0 : kPackRows;
     const auto mask = static_cast<__mmask16>((1u << rows) - 1);
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokens) {
