@@ -53,11 +53,11 @@ void Decoder::finish_load(const WeightLoader& w) {
   flops_per_token_ = 2 * matmul_params;
 }
 
-Model::LinearWeights Decoder::linear_weights() {
-  LinearWeights lw{{&output_}, tok_embd_.data};
+std::vector<nn::Weight*> Decoder::linear_weights() {
+  std::vector<nn::Weight*> out = {&output_};
   for (DecoderLayer& l : layers_)
-    lw.matrices.insert(lw.matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
-  return lw;
+    out.insert(out.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+  return out;
 }
 
 Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,

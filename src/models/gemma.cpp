@@ -78,11 +78,10 @@ class Gemma final : public Model {
     return Status();
   }
 
-  LinearWeights linear_weights() override {
-    LinearWeights lw{{&output_}, tok_embd_.data};
-    for (Layer& l : layers_)
-      lw.matrices.insert(lw.matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
-    return lw;
+  std::vector<nn::Weight*> linear_weights() override {
+    std::vector<nn::Weight*> out = {&output_};
+    for (Layer& l : layers_) out.insert(out.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+    return out;
   }
 
   Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,

@@ -56,19 +56,16 @@ class Model {
 
   // Gives the linear weights of the types kt has packed kernels for a packed copy (kernels/
   // packed.h), owned by the model, packing on pool (null: this thread), and drops their file
-  // pages from memory where nothing else reads them. The model still runs with any table.
+  // pages from memory: from then on kt's kernels read only the copies (token_embd's rows, which
+  // a tied output shares, come back page by page as tokens look them up). The model still runs
+  // with any table.
   Status pack_weights(const gguf::File& file, const kernels::KernelTable& kt, ThreadPool* pool);
   // Bytes of the packed copies (0 when none).
   uint64_t packed_bytes() const { return packed_bytes_; }
 
  protected:
-  // The matrices forward multiplies by, and data that is also read by rows (the token
-  // embeddings, which a tied output matrix shares): its pages stay mapped.
-  struct LinearWeights {
-    std::vector<nn::Weight*> matrices;
-    const void* row_read = nullptr;
-  };
-  virtual LinearWeights linear_weights() = 0;
+  // The matrices forward multiplies by (a tied output matrix shares token_embd's data).
+  virtual std::vector<nn::Weight*> linear_weights() = 0;
 
   HParams hp_;
   uint64_t weight_bytes_ = 0;

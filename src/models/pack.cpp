@@ -19,14 +19,12 @@ constexpr int64_t kPackGrain = 16;
 Status Model::pack_weights(const gguf::File& file, const kernels::KernelTable& kt, ThreadPool* pool) {
   struct Job {
     nn::Weight* w;
-    size_t offset;
-    int64_t first_group;  // in the concatenation of every job's groups
+    size_t offset;  // of its packed copy in packed_
   };
   std::vector<Job> jobs;
   uint64_t total = 0;
-  int64_t n_groups = 0;
-  const LinearWeights lw = linear_weights();
-  for (nn::Weight* w : lw.matrices) {
+  const std::vector<nn::Weight*> matrices = linear_weights();
+  for (nn::Weight* w : matrices) {
     if (w->data == nullptr || w->packed != nullptr ||
         kt.packed_matmul[static_cast<size_t>(w->type)] == nullptr)
       continue;
@@ -34,12 +32,11 @@ Status Model::pack_weights(const gguf::File& file, const kernels::KernelTable& k
     if (std::any_of(jobs.begin(), jobs.end(), [&](const Job& j) { return j.w->data == w->data; })) continue;
     const std::optional<size_t> bytes = kernels::packed_bytes(w->type, w->n_in, w->n_out);
     if (!bytes) continue;
-    jobs.push_back({w, static_cast<size_t>(total), n_groups});
+    jobs.push_back({w, static_cast<size_t>(total)});
     const std::optional<uint64_t> sum = checked_add(total, *bytes);
     if (!sum || *sum > SIZE_MAX / 2)
       return make_error("model: packed weights overflow (%s)", dtype_name(w->type));
     total = *sum;
-    n_groups += (w->n_out + kernels::kPackRows - 1) / kernels::kPackRows;
   }
   if (jobs.empty()) return Status();
   void* buf = std::aligned_alloc(64, static_cast<size_t>(total));  // every copy's size is a multiple of 64
@@ -49,27 +46,26 @@ Status Model::pack_weights(const gguf::File& file, const kernels::KernelTable& k
   packed_.reset(static_cast<uint8_t*>(buf));
   packed_bytes_ = total;
 
-  // Groups [u0, u1) of the concatenation, matrix by matrix.
-  auto pack = [&](int64_t u0, int64_t u1) {
-    for (const Job& j : jobs) {
-      const int64_t groups = (j.w->n_out + kernels::kPackRows - 1) / kernels::kPackRows;
-      const int64_t g0 = std::max<int64_t>(u0 - j.first_group, 0), g1 = std::min(u1 - j.first_group, groups);
-      if (g0 < g1)
-        kernels::pack_groups(j.w->type, j.w->data, j.w->n_in, j.w->n_out, g0, g1, packed_.get() + j.offset);
-    }
-  };
-  if (pool != nullptr) {
-    pool->parallel_for(n_groups, kPackGrain, pack);
-  } else {
-    pack(0, n_groups);
-  }
+  // Matrix by matrix, so that the file pages of one are dropped before the next is read: the
+  // process holds the packed copies and one matrix of the file, not the file as well.
   for (const Job& j : jobs) {
-    const void* data = j.w->data;
-    for (nn::Weight* w : lw.matrices)  // every Weight with this data (a tied output's copies)
-      if (w->data == data && w->type == j.w->type) w->packed = packed_.get() + j.offset;
-    // Only the packed copy is read from now on (with this table), unless rows are looked up.
-    if (data != lw.row_read)
-      file.release_pages(data, *row_bytes(j.w->type, j.w->n_in) * static_cast<size_t>(j.w->n_out));
+    nn::Weight& w = *j.w;
+    uint8_t* dst = packed_.get() + j.offset;
+    auto pack = [&](int64_t g0, int64_t g1) {
+      kernels::pack_groups(w.type, w.data, w.n_in, w.n_out, g0, g1, dst);
+    };
+    const int64_t groups = (w.n_out + kernels::kPackRows - 1) / kernels::kPackRows;
+    if (pool != nullptr) {
+      pool->parallel_for(groups, kPackGrain, pack);
+    } else {
+      pack(0, groups);
+    }
+    const void* data = w.data;
+    for (nn::Weight* other : matrices)  // every Weight with this data (a tied output's copies)
+      if (other->data == data && other->type == w.type) other->packed = dst;
+    // Only the packed copy is read from now on (with this table); a tied token_embd's rows
+    // fault back in one page per looked-up token.
+    file.release_pages(data, *row_bytes(w.type, w.n_in) * static_cast<size_t>(w.n_out));
   }
   return Status();
 }

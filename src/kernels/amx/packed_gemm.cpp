@@ -32,7 +32,6 @@ constexpr size_t kBBytes = 512;              // one block's B tile
 constexpr size_t kTileBlock = 16 * 32 + 64;  // one block of an activation tile: A, then d [16] f32
 
 struct PackedQ8_0 {
-  static constexpr DType kType = DType::Q8_0;
   static constexpr size_t kQuantBytes = 512;
   using Term = avx512::GemmQ8_0;
   static void prepare(const uint8_t* q, int8_t* b) {
@@ -43,7 +42,6 @@ struct PackedQ8_0 {
 };
 
 struct PackedQ4_0 {
-  static constexpr DType kType = DType::Q4_0;
   static constexpr size_t kQuantBytes = 256;
   using Term = avx512::GemmQ4_0;
   static void prepare(const uint8_t* q, int8_t* b) {
