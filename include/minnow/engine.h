@@ -34,6 +34,9 @@ struct LoadOptions {
   int n_threads = 0;  // <= 0: one per hardware thread
   std::string isa;    // "" picks the best for this CPU; "scalar", "avx2", "avx512" or "amx" force one
   std::string chat_template;  // a Jinja chat template used instead of the file's, when not empty
+  // Repack the weights at load for the kernels in use where they have a faster layout (an
+  // anonymous copy replaces the file's pages in memory; a tied output matrix adds its size).
+  bool repack = true;
 };
 
 struct ModelInfo {

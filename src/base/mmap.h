@@ -23,6 +23,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
+  // Drops the whole pages inside [p, p + n) (within the mapping) from the resident set: memory
+  // the process will not read again soon. They stay valid; a later read loads them from the file.
+  void release(const void* p, size_t n) const;
+
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;

@@ -27,6 +27,7 @@ struct BenchArgs {
   int repeats = 5;
   int threads = 0;
   std::string isa;
+  bool no_repack = false;
   double bandwidth_gbs = 0;  // the machine's read bandwidth, GB/s (0: measure it)
   double peak_gflops = 0;    // the machine's peak FMA rate, GFLOP/s (0: unknown)
   bool json = false;
@@ -57,6 +58,7 @@ int bench(const BenchArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.isa = a.isa;
+  lo.repack = !a.no_repack;
   auto ref = resolve_model(a.model);
   if (!ref) return fail(ref.error().message);
   auto model = Model::load(ref->path, lo);
@@ -185,6 +187,8 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--isa", a->isa, "Force the kernel set: scalar, avx2, avx512 or amx");
   cmd->add_option("--bandwidth", a->bandwidth_gbs,
                   "This machine's read bandwidth in GB/s (default: measured after the runs)");
+  cmd->add_flag("--no-repack", a->no_repack,
+                "Keep the file's weight layout (no load-time packing), to compare");
   cmd->add_option("--peak-gflops", a->peak_gflops, "This machine's peak FMA rate in GFLOP/s (from roofline)");
   cmd->add_flag("--json", a->json, "Print the results as JSON");
   cmd->callback([a, exit_code] { *exit_code = bench(*a); });

@@ -84,7 +84,7 @@ int create(const CreateArgs& a) {
     co.type = *type;
     auto conv = convert_hf_to_gguf(mf->from, tmp, co);
     if (!conv) return fail(conv.error().message);
-    auto check = Model::load(tmp, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+    auto check = Model::load(tmp, LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = false});
     if (!check) {
       fs::remove(tmp, ec);
       return fail("the converted model does not load: " + check.error().message);
@@ -92,7 +92,7 @@ int create(const CreateArgs& a) {
     created = store->add(name->full(), tmp, defaults, /*move=*/true);
     if (!created) fs::remove(tmp, ec);
   } else if (fs::is_regular_file(mf->from, ec)) {
-    auto check = Model::load(mf->from, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+    auto check = Model::load(mf->from, LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = false});
     if (!check) return fail(check.error().message);
     created = store->add(name->full(), mf->from, defaults, /*move=*/false);
   } else {

@@ -20,7 +20,7 @@ std::string human_count(uint64_t n) {
 int show(const std::string& arg) {
   auto ref = resolve_model(arg);
   if (!ref) return fail(ref.error().message);
-  auto model = Model::load(ref->path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ref->defaults.chat_template});
+  auto model = Model::load(ref->path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ref->defaults.chat_template, .repack = false});
   if (!model) return fail(model.error().message);
   const ModelInfo& i = (*model)->info();
   auto row = [](const char* k, const std::string& v) { std::printf("    %-20s %s\n", k, v.c_str()); };

@@ -120,10 +120,6 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   auto opened = gguf::File::open(path);
   if (!opened) return opened.error();
   auto impl = std::make_unique<Impl>(std::move(*opened));
-  auto m = models::load_model(impl->file);
-  if (!m) return m.error().with_context(path);
-  impl->model = std::move(*m);
-
   if (options.isa.empty()) {
     impl->kt = &kernels::active();
   } else if (const std::optional<kernels::Isa> isa = kernels::isa_from_name(options.isa)) {
@@ -135,6 +131,10 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
     return make_error("unknown isa '%s' (%s)", options.isa.c_str(), known.c_str());
   }
   impl->pool = std::make_unique<ThreadPool>(options.n_threads);
+  const models::LoadConfig config{options.repack ? impl->kt : nullptr, impl->pool.get()};
+  auto m = models::load_model(impl->file, config);
+  if (!m) return m.error().with_context(path);
+  impl->model = std::move(*m);
 
   ModelInfo& info = impl->info;
   auto tok = Tokenizer::from_gguf(impl->file);

@@ -119,6 +119,11 @@ class File {
   Result<std::string_view> get_string_or(std::string_view key, std::string_view def) const;
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // Drops the file's pages inside [p, p + n) from memory when the file is mapped (MappedFile::
+  // release); parsed bytes the caller owns are left alone.
+  void release_pages(const void* p, size_t n) const {
+    if (map_) map_->release(p, n);
+  }
   const TensorInfo* find_tensor(std::string_view name) const;
 
  private:

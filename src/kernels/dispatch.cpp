@@ -144,6 +144,7 @@ KernelTable make_avx512() {
   t.vec_dot_rows[idx(DType::Q6_K)] = avx512::vec_dot_rows_q6_k_q8_k;
   for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
     t.gemm[idx(w)] = avx512::gemm_fns(w);
+  for (DType w : {DType::Q4_0, DType::Q8_0}) t.packed_matmul[idx(w)] = avx512::packed_matmul_fn(w);
 
   t.quantize_act[idx(DType::F16)] = avx512::quantize_row_f16;
   t.quantize_act[idx(DType::Q8_0)] = avx512::quantize_row_q8_0;
@@ -172,6 +173,7 @@ KernelTable make_amx() {
   t.isa = Isa::kAmx;
   for (DType w : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
     t.gemm[idx(w)] = amx::gemm_fns(w);
+  for (DType w : {DType::Q4_0, DType::Q8_0}) t.packed_gemm[idx(w)] = amx::packed_gemm_fn(w);
   return t;
 }
 #endif  // __x86_64__

@@ -14,6 +14,7 @@
 #include <span>
 #include <string_view>
 
+#include "kernels/packed.h"
 #include "tensor/dtype.h"
 
 namespace minnow {
@@ -59,6 +60,19 @@ struct GemmFns {
                float* y, int64_t y_stride, void* work) = nullptr;
 };
 
+// Products of weights packed at load (kernels/packed.h) with quantized activations:
+// y[t * y_stride + r] = vec_dot(row r, token t), bit for bit, for r < n_rows (the rows of the
+// 16-row groups at `packed`) and t < n_tokens (rows of a, a_stride bytes apart, with their
+// block info [n_tokens][n / 32] in info).
+using PackedMatmulFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* a, size_t a_stride,
+                                const PackedActBlock* info, int64_t n_tokens, float* y, int64_t y_stride);
+
+// Prompt batches on packed weights, with the activations in the table's GEMM tiles
+// (gemm[w].pack_tile, kGemmTokens tokens each): y[t * y_stride + r] = vec_dot(row r, token t)
+// bit for bit, for r < n_rows and t < n_tokens.
+using PackedGemmFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* tiles,
+                              int64_t n_tokens, float* y, int64_t y_stride);
+
 // Attention of one token's GQA group: n_q query rows (q_stride floats apart) against n_keys
 // consecutive cache rows of one KV head (head_dim <= kAttnMaxHeadDim elements, kv_stride
 // elements apart, E = uint16_t for an f16 cache, float for f32):
@@ -74,9 +88,14 @@ using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_str
 
 struct KernelTable {
   Isa isa;
-  VecDotFn vec_dot[kDTypeIdLimit];            // by weight type; nullptr where unsupported
-  VecDotRowsFn vec_dot_rows[kDTypeIdLimit];   // by weight type; nullptr: matmul loops vec_dot
-  GemmFns gemm[kDTypeIdLimit];                // by weight type; gemm == nullptr: no GEMM kernel
+  VecDotFn vec_dot[kDTypeIdLimit];           // by weight type; nullptr where unsupported
+  VecDotRowsFn vec_dot_rows[kDTypeIdLimit];  // by weight type; nullptr: matmul loops vec_dot
+  GemmFns gemm[kDTypeIdLimit];               // by weight type; gemm == nullptr: no GEMM kernel
+  // By weight type: the kernel for packed weights (nullptr: the table reads the row-major
+  // data; a model packs the types its table has one for), and a prompt-batch one on GEMM
+  // tiles (nullptr: packed_matmul for any batch).
+  PackedMatmulFn packed_matmul[kDTypeIdLimit];
+  PackedGemmFn packed_gemm[kDTypeIdLimit];
   QuantizeRowFn quantize_act[kDTypeIdLimit];  // by activation type (f32, q8_0, q8_1, q8_k)
   ToFloatFn to_float[kDTypeIdLimit];          // by weight type
   // f32 helpers for attention: dot product and y += a * x
@@ -114,12 +133,14 @@ const KernelTable& active();
 
 // y[t][r] = dot(W row r, x[t]) for t < n_tokens, r < n_out.
 //   W: [n_out][n_in] rows of type wtype;  x: [n_tokens][n_in] f32;  y: [n_tokens][n_out] f32.
+// packed: W's packed copy (kernels/packed.h) or null; used when the table has a packed kernel
+// for wtype, else W is.
 // n_in must be a multiple of wtype's block size. Rows are split across the pool; every output
 // is one vec_dot call or bit-identical to one (vec_dot_rows), so results do not depend on the
 // thread count, nor on n_tokens (a row of a batch equals that token computed alone). Must not be called from
 // inside a parallel_for on the same pool (the pool is not reentrant).
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
-            const float* x, int64_t n_tokens, float* y);
+            const float* x, int64_t n_tokens, float* y, const void* packed = nullptr);
 
 // Several matrices of one weight type with the same input (q, k and v; gate and up): the
 // activations are quantized once and one parallel loop covers all their rows. Part i's output
@@ -127,7 +148,8 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w,
 struct MatmulOut {
   const void* w;  // [n_out][n_in] rows of the weight type
   int64_t n_out;
-  float* y;  // [n_tokens][n_out]
+  float* y;                      // [n_tokens][n_out]
+  const void* packed = nullptr;  // w packed (kernels/packed.h), or null
 };
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts,
             int64_t n_in, const float* x, int64_t n_tokens);

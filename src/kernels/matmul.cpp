@@ -10,6 +10,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "kernels/packed.h"
 
 namespace minnow::kernels {
 namespace {
@@ -77,10 +78,10 @@ void for_part_rows(std::span<const MatmulOut> parts, int64_t g0, int64_t g1, con
   }
 }
 
-// Prompt batches with a GEMM kernel: repack the quantized activations in tiles (in parallel),
-// then hand out 16-row chunks, each multiplied against every tile.
-void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows,
-                 size_t w_row, int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
+// The quantized activations repacked in the GEMM's tiles, in parallel: [n_tiles][tile_bytes]
+// bytes in a buffer of the calling thread.
+const char* pack_tiles(const GemmFns& g, ThreadPool& pool, int64_t n_in, const char* xq, size_t a_row,
+                       int64_t n_tokens) {
   const int64_t n_tiles = (n_tokens + kGemmTokens - 1) / kGemmTokens;
   const size_t tile = g.tile_bytes(n_in);
   thread_local std::vector<char> packed_buf;  // [n_tiles][tile] bytes
@@ -92,6 +93,15 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> 
                   packed + static_cast<size_t>(i) * tile);
     }
   });
+  return packed;
+}
+
+// Prompt batches with a GEMM kernel: repack the quantized activations in tiles, then hand out
+// 16-row chunks, each multiplied against every tile.
+void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> parts, int64_t n_rows,
+                 size_t w_row, int64_t n_in, const char* xq, size_t a_row, int64_t n_tokens) {
+  const size_t tile = g.tile_bytes(n_in);
+  const char* packed = pack_tiles(g, pool, n_in, xq, a_row, n_tokens);
   // Work units: a 16-row chunk against a group of at most kGemmTokenGroup tokens, whose packed
   // activations (36-40 bytes per token and block: 1.4 MB for 256 tokens of a 4864-wide matrix)
   // stay in a core's 2 MB L2 while the chunk's rows pass over them; all 512 tokens of such a
@@ -106,19 +116,85 @@ void matmul_gemm(const GemmFns& g, ThreadPool& pool, std::span<const MatmulOut> 
       const int64_t g0 = (u / n_groups) * kRowsStep, t0 = (u % n_groups) * kGemmTokenGroup;
       const int64_t tokens = std::min(kGemmTokenGroup, n_tokens - t0);
       const char* tiles = packed + static_cast<size_t>(t0 / kGemmTokens) * tile;
-      for_part_rows(parts, g0, std::min(g0 + kRowsStep, n_rows), [&](const MatmulOut& part, int64_t r0, int64_t r1) {
-        g.gemm(n_in, static_cast<const char*>(part.w) + static_cast<size_t>(r0) * w_row, w_row, r1 - r0, tiles,
-               tokens, part.y + t0 * part.n_out + r0, part.n_out, work);
-      });
+      for_part_rows(parts, g0, std::min(g0 + kRowsStep, n_rows),
+                    [&](const MatmulOut& part, int64_t r0, int64_t r1) {
+                      g.gemm(n_in, static_cast<const char*>(part.w) + static_cast<size_t>(r0) * w_row, w_row,
+                             r1 - r0, tiles, tokens, part.y + t0 * part.n_out + r0, part.n_out, work);
+                    });
     }
   });
+}
+
+// Calls fn(part, g0, g1) for the 16-row groups [g0, g1) of each part that the groups [u0, u1)
+// of the parts' concatenation cover (a part's last group may be partial).
+template <class Fn>
+void for_part_groups(std::span<const MatmulOut> parts, int64_t u0, int64_t u1, const Fn& fn) {
+  int64_t base = 0;
+  for (const MatmulOut& part : parts) {
+    const int64_t groups = (part.n_out + kPackRows - 1) / kPackRows;
+    const int64_t g0 = std::max(u0 - base, int64_t{0}), g1 = std::min(u1 - base, groups);
+    if (g0 < g1) fn(part, g0, g1);
+    base += groups;
+    if (base >= u1) break;
+  }
+}
+
+// Packed weights: the same split as the row-major kernels (decoding: chunks of groups; prompt
+// batches: a group against a token group per work unit), on 16-row groups. With a packed GEMM
+// (use_gemm), the activations go in the table's GEMM tiles first and info is not read.
+void matmul_packed(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<const MatmulOut> parts,
+                   int64_t n_in, const char* xq, size_t a_row, const PackedActBlock* info, int64_t n_tokens,
+                   bool use_gemm) {
+  const size_t group_bytes = packed_group_bytes(wtype, n_in);
+  int64_t n_groups = 0, n_rows = 0;
+  for (const MatmulOut& part : parts) {
+    n_groups += (part.n_out + kPackRows - 1) / kPackRows;
+    n_rows += part.n_out;
+  }
+  const GemmFns& g = kt.gemm[static_cast<size_t>(wtype)];
+  const PackedGemmFn gemm = kt.packed_gemm[static_cast<size_t>(wtype)];
+  const PackedMatmulFn fn = kt.packed_matmul[static_cast<size_t>(wtype)];
+  const char* tiles = use_gemm ? pack_tiles(g, pool, n_in, xq, a_row, n_tokens) : nullptr;
+  const size_t tile = use_gemm ? g.tile_bytes(n_in) : 0;
+  const int64_t nb = n_in / 32;
+  auto run = [&](const MatmulOut& part, int64_t g0, int64_t g1, int64_t t0, int64_t tokens) {
+    const int64_t r0 = g0 * kPackRows, r1 = std::min(g1 * kPackRows, part.n_out);
+    const char* w = static_cast<const char*>(part.packed) + static_cast<size_t>(g0) * group_bytes;
+    float* y = part.y + t0 * part.n_out + r0;
+    if (use_gemm) {
+      gemm(n_in, w, r1 - r0, tiles + static_cast<size_t>(t0 / kGemmTokens) * tile, tokens, y, part.n_out);
+    } else {
+      fn(n_in, w, r1 - r0, xq + static_cast<size_t>(t0) * a_row, a_row, info + t0 * nb, tokens, y,
+         part.n_out);
+    }
+  };
+  if (n_rows * n_in * n_tokens < kParallelMinMacs) {
+    for_part_groups(parts, 0, n_groups,
+                    [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
+  } else if (n_tokens < kGemmMinTokens) {
+    pool.parallel_for(
+        n_groups, rows_kernel_grain(n_rows, pool.size()) / kPackRows, [&](int64_t u0, int64_t u1) {
+          for_part_groups(parts, u0, u1,
+                          [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
+        });
+  } else {
+    const int64_t n_tgroups = (n_tokens + kGemmTokenGroup - 1) / kGemmTokenGroup;
+    pool.parallel_for(n_groups * n_tgroups, 1, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t gi = u / n_tgroups, t0 = (u % n_tgroups) * kGemmTokenGroup;
+        for_part_groups(parts, gi, gi + 1, [&](const MatmulOut& p, int64_t g0, int64_t g1) {
+          run(p, g0, g1, t0, std::min(kGemmTokenGroup, n_tokens - t0));
+        });
+      }
+    });
+  }
 }
 
 }  // namespace
 
 void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
-            const float* x, int64_t n_tokens, float* y) {
-  const MatmulOut part{w, n_out, y};
+            const float* x, int64_t n_tokens, float* y, const void* packed) {
+  const MatmulOut part{w, n_out, y, packed};
   matmul(kt, pool, wtype, std::span<const MatmulOut>(&part, 1), n_in, x, n_tokens);
 }
 
@@ -134,16 +210,31 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   const std::optional<size_t> a_row = row_bytes(atype, n_in);
   assert(vec_dot != nullptr && quantize != nullptr && w_row && a_row);
 
-  // [n_tokens][a_row] bytes of atype. f32 activations are used in place. The buffer belongs to
-  // the calling thread and only grows, so steady-state decoding allocates nothing.
+  // Packed weights where the table has kernels for them and every part has its copy.
+  bool packed = kt.packed_matmul[static_cast<size_t>(wtype)] != nullptr;
+  for (const MatmulOut& part : parts) packed = packed && part.packed != nullptr;
+  const bool packed_gemm = packed && kt.packed_gemm[static_cast<size_t>(wtype)] != nullptr &&
+                           n_tokens >= kGemmMinTokens && n_rows * n_in * n_tokens >= kParallelMinMacs;
+  // [n_tokens][n_in / 32] packed_matmul's activation block info.
+  const bool want_info = packed && !packed_gemm;
+  thread_local std::vector<PackedActBlock> info;
+  if (want_info && info.size() < static_cast<size_t>(n_tokens * (n_in / 32)))
+    info.resize(static_cast<size_t>(n_tokens * (n_in / 32)));
+  // [n_tokens][a_row] bytes of atype. f32 activations are used in place. The buffers belong to
+  // the calling thread and only grow, so steady-state decoding allocates nothing.
   const char* xq = reinterpret_cast<const char*>(x);
   if (atype != DType::F32) {
     thread_local std::vector<char> scratch;
     const size_t need = *a_row * static_cast<size_t>(n_tokens);
     if (scratch.size() < need) scratch.resize(need);
     char* q = scratch.data();
+    PackedActBlock* inf = info.data();
     auto quantize_rows = [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) quantize(x + t * n_in, q + static_cast<size_t>(t) * *a_row, n_in);
+      for (int64_t t = t0; t < t1; ++t) {
+        char* qt = q + static_cast<size_t>(t) * *a_row;
+        quantize(x + t * n_in, qt, n_in);
+        if (want_info) packed_act_info(qt, n_in, inf + t * (n_in / 32));
+      }
     };
     if (n_tokens >= kParallelQuantizeMinRows) {
       pool.parallel_for(n_tokens, 1, quantize_rows);
@@ -154,6 +245,10 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   }
 
   const size_t wr = *w_row, ar = *a_row;
+  if (packed) {
+    matmul_packed(kt, pool, wtype, parts, n_in, xq, ar, info.data(), n_tokens, packed_gemm);
+    return;
+  }
   const GemmFns& gemm = kt.gemm[static_cast<size_t>(wtype)];
   if (gemm.gemm != nullptr && n_tokens >= kGemmMinTokens) {
     matmul_gemm(gemm, pool, parts, n_rows, wr, n_in, xq, ar, n_tokens);

@@ -53,6 +53,13 @@ void Decoder::finish_load(const WeightLoader& w) {
   flops_per_token_ = 2 * matmul_params;
 }
 
+std::vector<nn::Weight*> Decoder::linear_weights() {
+  std::vector<nn::Weight*> out = {&output_};
+  for (DecoderLayer& l : layers_)
+    out.insert(out.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+  return out;
+}
+
 Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const {
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;

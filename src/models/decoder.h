@@ -43,6 +43,7 @@ class Decoder : public Model {
   Status load_layer(WeightLoader& w, int il, bool biases);
   // Weight bytes, parameters and flops per token of what was loaded.
   void finish_load(const WeightLoader& w);
+  std::vector<nn::Weight*> linear_weights() override;
 
   nn::Weight tok_embd_;             // [n_vocab][n_embd]
   nn::Weight output_;               // [n_vocab][n_embd], or tok_embd_ when tied

@@ -78,6 +78,12 @@ class Gemma final : public Model {
     return Status();
   }
 
+  std::vector<nn::Weight*> linear_weights() override {
+    std::vector<nn::Weight*> out = {&output_};
+    for (Layer& l : layers_) out.insert(out.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down});
+    return out;
+  }
+
   Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
                  KvCache& cache, bool all_logits, float* logits) const override {
     MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,20 +51,47 @@ class Model {
   // Runs tokens [n_tokens] at positions [n_tokens] (consecutive, starting at cache.n_past()),
   // storing their keys and values in the cache. Writes logits [n_vocab] of every token when
   // all_logits, else of the last token only. Errors: token id out of range, context overflow.
-  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
-                         KvCache& cache, bool all_logits, float* logits) const = 0;
+  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const = 0;
+
+  // Gives the linear weights of the types kt has packed kernels for a packed copy (kernels/
+  // packed.h), owned by the model, packing on pool (null: this thread), and drops their file
+  // pages from memory: from then on kt's kernels read only the copies (token_embd's rows, which
+  // a tied output shares, come back page by page as tokens look them up). The model still runs
+  // with any table.
+  Status pack_weights(const gguf::File& file, const kernels::KernelTable& kt, ThreadPool* pool);
+  // Bytes of the packed copies (0 when none).
+  uint64_t packed_bytes() const { return packed_bytes_; }
 
  protected:
+  // The matrices forward multiplies by (a tied output matrix shares token_embd's data).
+  virtual std::vector<nn::Weight*> linear_weights() = 0;
+
   HParams hp_;
   uint64_t weight_bytes_ = 0;
   uint64_t n_params_ = 0;
   uint64_t flops_per_token_ = 0;
+
+ private:
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> packed_;  // every packed copy, 64-byte aligned each
+  uint64_t packed_bytes_ = 0;
+};
+
+// How load_model prepares the weights.
+struct LoadConfig {
+  // Pack the linear weights for this table's packed kernels (Model::pack_weights); null: keep
+  // only the file's row-major data.
+  const kernels::KernelTable* pack_for = nullptr;
+  ThreadPool* pool = nullptr;  // packs in parallel on it; null: on the calling thread
 };
 
 // Builds the model for the file's general.architecture; errors name an unsupported one and
 // every missing, mistyped or misshapen tensor. The file must outlive the model (weights are
 // read in place from the mapping).
-Result<std::unique_ptr<Model>> load_model(const gguf::File& file);
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file, const LoadConfig& config = {});
 
 // Architectures minnow can run, for messages and `minnow show`.
 std::vector<std::string> supported_architectures();

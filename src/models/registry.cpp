@@ -28,11 +28,15 @@ std::vector<std::string> supported_architectures() {
   return out;
 }
 
-Result<std::unique_ptr<Model>> load_model(const gguf::File& file) {
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file, const LoadConfig& config) {
   auto arch = file.get_string("general.architecture");
   if (!arch) return arch.error();
   for (const Entry& e : kArchitectures) {
-    if (e.arch == *arch) return e.load(file);
+    if (e.arch != *arch) continue;
+    auto m = e.load(file);
+    if (m && config.pack_for != nullptr)
+      MINNOW_CHECK_OK((*m)->pack_weights(file, *config.pack_for, config.pool));
+    return m;
   }
   std::string list;
   for (const Entry& e : kArchitectures) list += (list.empty() ? "" : ", ") + std::string(e.arch);

@@ -52,12 +52,16 @@ struct Compute {
   }
 };
 
-// A weight matrix as stored in the file: n_out rows of n_in elements of `type`.
+// A weight matrix as stored in the file: n_out rows of n_in elements of `type`, and optionally
+// a copy packed for the kernels that stream 16 rows at once (kernels/packed.h; its format is
+// that layout of `type`), owned by the model. data stays valid either way: kernel tables
+// without packed kernels for `type` read it.
 struct Weight {
   DType type = DType::F32;
   const void* data = nullptr;
   int64_t n_in = 0;
   int64_t n_out = 0;
+  const void* packed = nullptr;
 };
 
 }  // namespace minnow::nn

@@ -8,7 +8,7 @@
 namespace minnow::nn {
 
 void linear(const Compute& c, const Weight& w, const float* x, int64_t n_tokens, float* y) {
-  kernels::matmul(c.kt, c.pool, w.type, w.data, w.n_out, w.n_in, x, n_tokens, y);
+  kernels::matmul(c.kt, c.pool, w.type, w.data, w.n_out, w.n_in, x, n_tokens, y, w.packed);
 }
 
 void linear(const Compute& c, std::span<const Weight* const> ws, const float* x, int64_t n_tokens,
@@ -22,7 +22,7 @@ void linear(const Compute& c, std::span<const Weight* const> ws, const float* x,
     return;
   }
   kernels::MatmulOut parts[kMaxParts];
-  for (size_t i = 0; i < ws.size(); ++i) parts[i] = {ws[i]->data, ws[i]->n_out, ys[i]};
+  for (size_t i = 0; i < ws.size(); ++i) parts[i] = {ws[i]->data, ws[i]->n_out, ys[i], ws[i]->packed};
   kernels::matmul(c.kt, c.pool, ws[0]->type, std::span<const kernels::MatmulOut>(parts, ws.size()),
                   ws[0]->n_in, x, n_tokens);
 }

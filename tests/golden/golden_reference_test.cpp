@@ -42,7 +42,7 @@ TEST_P(GoldenTest, MatchesReference) {
   std::ifstream in(test::shared_path("reference/" + gc.model + ".ref.json"));
   const nlohmann::json ref = nlohmann::json::parse(in);
 
-  auto model = Model::load(test::shared_path(model_rel), LoadOptions{.n_threads = 2, .isa = gc.isa, .chat_template = ""});
+  auto model = Model::load(test::shared_path(model_rel), LoadOptions{.n_threads = 2, .isa = gc.isa, .chat_template = "", .repack = true});
   ASSERT_TRUE(model.ok()) << model.error().message;
   ASSERT_EQ((*model)->info().n_vocab, ref["n_vocab"].get<int64_t>());
   auto session = (*model)->new_session(SessionOptions{.n_ctx = 256, .kv_f32 = true, .n_batch = 512});

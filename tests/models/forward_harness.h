@@ -33,7 +33,9 @@ inline std::unique_ptr<Loaded> load_bytes(std::vector<uint8_t> bytes) {
   EXPECT_TRUE(f.ok()) << f.error().message;
   if (!f.ok()) return l;
   l->file.emplace(std::move(*f));
-  auto m = models::load_model(*l->file);
+  // Packed for the active kernels (where they have packed ones), as the engine loads models;
+  // the tests run the same model with every table.
+  auto m = models::load_model(*l->file, models::LoadConfig{&kernels::active(), nullptr});
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (m.ok()) l->model = std::move(*m);
   return l;

@@ -28,7 +28,7 @@ std::unique_ptr<Loaded> load(const test::TinyLlamaSpec& spec) {
   auto f = gguf::File::parse(l->bytes);
   EXPECT_TRUE(f.ok()) << f.error().message;
   l->file.emplace(std::move(*f));
-  auto m = models::load_model(*l->file);
+  auto m = models::load_model(*l->file, models::LoadConfig{&kernels::active(), nullptr});  // as the engine does
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (m.ok()) l->model = std::move(*m);
   return l;

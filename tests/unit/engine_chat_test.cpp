@@ -30,7 +30,7 @@ std::shared_ptr<Model> load_tiny(const std::string& chat_template) {
       (std::filesystem::temp_directory_path() / ("minnow_chat_" + std::to_string(getpid()) + "_" + std::to_string(n++)))
           .string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = true});
   std::filesystem::remove(path);  // mapped: the data stays until the model is gone
   EXPECT_TRUE(m.ok()) << m.error().message;
   return m.ok() ? *m : nullptr;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -19,7 +20,7 @@ Result<std::shared_ptr<Model>> load_tiny(int sliding_window = 0, const std::stri
   const auto bytes = test::make_tiny_llama(spec);
   const std::string path = (std::filesystem::temp_directory_path() / ("minnow_sess_" + std::to_string(getpid()))).string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = isa, .chat_template = ""});
+  auto m = Model::load(path, LoadOptions{.n_threads = 1, .isa = isa, .chat_template = "", .repack = true});
   std::filesystem::remove(path);
   return m;
 }
@@ -228,6 +229,44 @@ TEST(Session, PrefixReuseWithASlidingWindow) {
   auto [f3, fs3] = greedy(**fresh, prompt, 5);
   EXPECT_EQ(s3.prompt_cached_tokens, 0);
   EXPECT_EQ(a3, f3);
+}
+
+// A model loaded from a mapped file with its weights repacked for the best kernels (file pages
+// dropped, a tied token_embd's rows faulted back per lookup) gives the logits of the same file
+// loaded without repacking, bit for bit, for a prompt batch and then token by token.
+TEST(Session, RepackedLogitsEqualUnpacked) {
+  for (const DType wtype : {DType::Q8_0, DType::Q4_0}) {
+    test::TinyLlamaSpec spec;
+    spec.wtype = wtype;
+    spec.tied = wtype == DType::Q8_0;
+    const auto bytes = test::make_tiny_llama(spec);
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("minnow_repack_" + std::to_string(getpid()))).string();
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    std::vector<std::vector<float>> logits[2];
+    for (const bool repack : {false, true}) {
+      auto m = Model::load(path, LoadOptions{.n_threads = 2, .isa = "", .chat_template = "", .repack = repack});
+      ASSERT_TRUE(m.ok()) << m.error().message;
+      auto s = (*m)->new_session(SessionOptions{.n_ctx = 64, .kv_f32 = false, .n_batch = 512});
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      const std::vector<int32_t> prompt = {1, 260, 45, 270, 101, 3, 280, 7, 290, 33, 120, 64};
+      ASSERT_TRUE((*s)->eval(prompt, true).ok());
+      for (size_t i = 0; i < prompt.size(); ++i) {
+        const auto row = (*s)->logits(static_cast<int64_t>(i));
+        logits[repack].emplace_back(row.begin(), row.end());
+      }
+      for (const int32_t t : {5, 77, 200, 18}) {
+        ASSERT_TRUE((*s)->eval(std::vector<int32_t>{t}, false).ok());
+        const auto row = (*s)->logits(0);
+        logits[repack].emplace_back(row.begin(), row.end());
+      }
+    }
+    std::filesystem::remove(path);
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    for (size_t i = 0; i < logits[0].size(); ++i)
+      EXPECT_EQ(std::memcmp(logits[0][i].data(), logits[1][i].data(), logits[0][i].size() * sizeof(float)), 0)
+          << dtype_name(wtype) << " position " << i;
+  }
 }
 
 }  // namespace

@@ -452,7 +452,7 @@ double logits_rel_rms(const std::string& a_path, const std::string& b_path) {
   std::vector<std::vector<float>> rows[2];
   int k = 0;
   for (const std::string* p : {&a_path, &b_path}) {
-    auto m = Model::load(*p, LoadOptions{.n_threads = 1, .isa = "", .chat_template = ""});
+    auto m = Model::load(*p, LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = true});
     EXPECT_TRUE(m.ok()) << m.error().message;
     if (!m.ok()) return INFINITY;
     auto s = (*m)->new_session({});

@@ -44,6 +44,8 @@ void vec_dot_rows_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, int64_t n
 
 // The prompt-batch matrix products of weight type w (q4_0, q4_1, q5_0, q5_1, q8_0; others: none).
 GemmFns gemm_fns(DType w);
+// The packed-weight kernel of weight type w (q8_0, q4_0; others: nullptr).
+PackedMatmulFn packed_matmul_fn(DType w);
 
 // Activation quantizers: byte-identical to the scalar reference (tensor/quants.cpp).
 void quantize_row_q8_0(const float* x, void* out, int64_t n);
