@@ -130,7 +130,7 @@ void check_against_double(AttnTileFn<E> fn, const Shape& s, const Params& p, uin
   std::vector<float> q(static_cast<size_t>(s.n_tokens) * n_head * s.hd);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (float& x : q) x = nd(rng);
-  const int tile_tokens = std::max(1, std::min(16, kAttnTileRows / s.group));
+  const int tile_tokens = std::max(1, std::min(32, kAttnTileRows / s.group));  // as nn::attention
   const std::vector<float> got = run_kernel(fn, c, s, p, q, tile_tokens, false);
   const double u = kU;
   for (int t = 0; t < s.n_tokens; ++t) {
@@ -218,8 +218,9 @@ TEST_P(AttentionTileTest, RingCacheWrapsPositions) {
   check_against_double<uint16_t>(kt().attn_tile_f16, ring, capped, 97, "f16 ring capped");
 }
 
-// A row's output must not depend on the rows sharing its tile: alone, in tiles of 1, 3 or 16
-// tokens, it is the same bit for bit (BatchedPrefillEqualsTokenByToken relies on it).
+// A row's output must not depend on the rows sharing its tile: alone or in tiles of any size,
+// it is the same bit for bit (BatchedPrefillEqualsTokenByToken relies on it). With groups of 3
+// and 7 the tile sizes below take every count of row vectors, 1 to 8.
 template <class E>
 void check_batching_invariance(AttnTileFn<E> fn, const Shape& s, const Params& p, const std::string& what) {
   std::mt19937 rng(5);
@@ -228,7 +229,7 @@ void check_batching_invariance(AttnTileFn<E> fn, const Shape& s, const Params& p
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (float& x : q) x = nd(rng);
   const std::vector<float> alone = run_kernel(fn, c, s, p, q, 1, true);
-  for (int tokens : {1, 3, 16}) {
+  for (int tokens : {1, 3, 6, 11, 16, 21, 26, 32, 37, 42}) {
     if (tokens * s.group > kAttnTileRows) continue;
     const std::vector<float> tiled = run_kernel(fn, c, s, p, q, tokens, false);
     EXPECT_EQ(std::memcmp(alone.data(), tiled.data(), alone.size() * sizeof(float)), 0)
