@@ -192,11 +192,11 @@ void attention_per_head(const Compute& c, const AttentionParams& p, const KvCach
 
 // With the table's flash-attention tiles. A task is a tile: up to kTileTokens consecutive
 // tokens x the heads of one GQA group. 32 tokens fill whole vectors of rows (32 x group) and
-// halve the passes over K and V of 16 (pp2048 of SmolLM2-135M, 2 threads: ~1.3x faster, pp512
-// the same); a short batch takes fewer tokens per tile so the pool still has two tasks per
-// thread. Tiles with the latest tokens, which see the most
-// keys, are handed out first. A row's result does not depend on its tile (AttnTileFn), so none
-// of this changes results.
+// make half the passes over K and V that 16 do (pp2048 of SmolLM2-135M on 2 threads ~1.3x
+// faster, pp512 the same); a short batch takes fewer tokens per tile so that the pool still has
+// two tasks per thread. Tiles of the latest tokens, which see the most keys, are handed out
+// first. A row's result does not depend on its tile (AttnTileFn), so none of this changes
+// results.
 template <class E>
 void attention_tiled(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer,
                      const float* q, int64_t n_tokens, const int32_t* positions, float* out,
