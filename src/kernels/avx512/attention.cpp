@@ -255,8 +255,184 @@ void tile(const AttnTile<E>& a, float* work) {
   }
 }
 
+// r[i] holds 16 dims of key i; on return r[k] holds dim k of the 16 keys.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  __m512 u[16];  // u[4g + c]: keys 4g..4g+3 of dims c, c + 4, c + 8, c + 12 in the 128-bit lanes
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[c + 4] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+    r[c + 8] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[c + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+  }
+}
+
+// Scores of NH heads of one token against the block's 32 keys, keys in lanes: s[h][0..1] =
+// q_h . k_j for keys j and j + 16, the arithmetic of scores_keys (quarters of FMA chains).
+template <int NH>
+inline void decode_scores(int64_t hd, const float* q, const float* kt, __m512 (*s)[2]) {
+  for (int quarter = 0; quarter < 4; ++quarter) {
+    __m512 acc[NH][2];
+    for (int h = 0; h < NH; ++h) acc[h][0] = acc[h][1] = _mm512_setzero_ps();
+    for (int64_t d = hd * quarter / 4; d < hd * (quarter + 1) / 4; ++d) {
+      const __m512 k0 = _mm512_load_ps(kt + d * kB), k1 = _mm512_load_ps(kt + d * kB + 16);
+      for (int h = 0; h < NH; ++h) {
+        const __m512 qb = _mm512_set1_ps(q[h * hd + d]);
+        acc[h][0] = _mm512_fmadd_ps(qb, k0, acc[h][0]);
+        acc[h][1] = _mm512_fmadd_ps(qb, k1, acc[h][1]);
+      }
+    }
+    for (int h = 0; h < NH; ++h) {
+      s[h][0] = quarter == 0 ? acc[h][0] : _mm512_add_ps(s[h][0], acc[h][0]);
+      s[h][1] = quarter == 0 ? acc[h][1] : _mm512_add_ps(s[h][1], acc[h][1]);
+    }
+  }
+}
+
+inline void decode_scores_any(int nh, int64_t hd, const float* q, const float* kt, __m512 (*s)[2]) {
+  for (int h = 0; h < nh; h += 8) {
+    switch (nh - h < 8 ? nh - h : 8) {
+      case 1: decode_scores<1>(hd, q + h * hd, kt, s + h); break;
+      case 2: decode_scores<2>(hd, q + h * hd, kt, s + h); break;
+      case 3: decode_scores<3>(hd, q + h * hd, kt, s + h); break;
+      case 4: decode_scores<4>(hd, q + h * hd, kt, s + h); break;
+      case 5: decode_scores<5>(hd, q + h * hd, kt, s + h); break;
+      case 6: decode_scores<6>(hd, q + h * hd, kt, s + h); break;
+      case 7: decode_scores<7>(hd, q + h * hd, kt, s + h); break;
+      default: decode_scores<8>(hd, q + h * hd, kt, s + h); break;
+    }
+  }
+}
+
+// Decoding: one token's heads (at most 16) with keys in lanes, each block's keys transposed to
+// [dim][key]; rows in lanes would leave 16 - n_heads lanes idle. Per row the arithmetic is
+// tile()'s (the same operations in the same order; the tests compare the two bit for bit).
+template <class E>
+void decode(const AttnTile<E>& a, float* work) {
+  const int64_t hd = a.head_dim;
+  const int nh = a.n_heads;
+  float* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(work) + 63) & ~uintptr_t{63});
+  float* kt = base;                // [hd][kB] the block's keys transposed
+  float* ps = base + 2 * hd * 16;  // [nh][kB] probabilities
+  float* kf = ps + kB * 16;        // [kB][hd] keys widened (f16 cache)
+  float* vf = kf + kB * hd;        // [kB][hd] values widened (f16 cache)
+  const int32_t lo = a.first[0], hi = a.last[0];
+  float m[16], l[16], factor[16];
+  for (int h = 0; h < nh; ++h) {
+    m[h] = -__builtin_inff();
+    l[h] = 0.0f;
+    for (int64_t d = 0; d < hd; ++d) a.out[h * hd + d] = 0.0f;
+  }
+  const __m512 scale = _mm512_set1_ps(a.scale), cap = _mm512_set1_ps(a.softcap);
+  const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
+  const float* krow[kB];
+  const float* vrow[kB];
+  __m512 s[16][2];
+  for (int32_t kb0 = lo - lo % kB; kb0 <= hi; kb0 += kB) {
+    const int j0 = lo > kb0 ? lo - kb0 : 0;
+    const int j1 = hi - kb0 + 1 < kB ? hi - kb0 + 1 : kB;
+    for (int j = j0; j < j1; ++j) {
+      const int64_t row = static_cast<int64_t>((kb0 + j) % a.ring) * a.kv_stride;
+      if constexpr (sizeof(E) == 2) {
+        for (int64_t c = 0; c < hd; c += 16) {
+          const __mmask16 mk = hd - c >= 16 ? static_cast<__mmask16>(0xffff)
+                                            : static_cast<__mmask16>((1u << (hd - c)) - 1);
+          _mm512_mask_storeu_ps(kf + j * hd + c, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, a.k + row + c)));
+          _mm512_mask_storeu_ps(vf + j * hd + c, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, a.v + row + c)));
+        }
+        krow[j] = kf + j * hd;
+        vrow[j] = vf + j * hd;
+      } else {
+        krow[j] = a.k + row;
+        vrow[j] = a.v + row;
+      }
+    }
+    for (int half = 0; half < 2; ++half) {
+      for (int64_t c = 0; c < hd; c += 16) {
+        const __mmask16 mk = hd - c >= 16 ? static_cast<__mmask16>(0xffff)
+                                          : static_cast<__mmask16>((1u << (hd - c)) - 1);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) {
+          const int j = 16 * half + i;
+          r[i] = j >= j0 && j < j1 ? _mm512_maskz_loadu_ps(mk, krow[j] + c) : _mm512_setzero_ps();
+        }
+        transpose16(r);
+        for (int i = 0; i < 16 && c + i < hd; ++i) _mm512_store_ps(kt + (c + i) * kB + 16 * half, r[i]);
+      }
+    }
+    const uint32_t valid = (j1 - j0 == 32 ? ~0u : ((1u << (j1 - j0)) - 1)) << j0;
+    const __mmask16 vm[2] = {static_cast<__mmask16>(valid), static_cast<__mmask16>(valid >> 16)};
+    decode_scores_any(nh, hd, a.q, kt, s);
+    for (int h = 0; h < nh; ++h) {
+      __m512 x[2];
+      __m512 mbv = neg_inf;
+      for (int i = 0; i < 2; ++i) {
+        x[i] = _mm512_mul_ps(s[h][i], scale);
+        if (a.softcap > 0) x[i] = _mm512_mul_ps(cap, tanh_ps(_mm512_div_ps(x[i], cap)));
+        x[i] = _mm512_mask_mov_ps(neg_inf, vm[i], x[i]);
+        mbv = _mm512_max_ps(mbv, x[i]);
+      }
+      const float mb = _mm512_reduce_max_ps(mbv);
+      const float mn = m[h] > mb ? m[h] : mb;
+      factor[h] = 1.0f;
+      if (mn > m[h]) factor[h] = _mm_cvtss_f32(_mm512_castps512_ps128(exp_ps(_mm512_set1_ps(m[h] - mn))));
+      m[h] = mn;
+      const __m512 mv = _mm512_set1_ps(mn);
+      const __m512 p0 = _mm512_maskz_mov_ps(vm[0], exp_ps(_mm512_sub_ps(x[0], mv)));
+      const __m512 p1 = _mm512_maskz_mov_ps(vm[1], exp_ps(_mm512_sub_ps(x[1], mv)));
+      _mm512_store_ps(ps + h * kB, p0);
+      _mm512_store_ps(ps + h * kB + 16, p1);
+      // tile()'s tree: (j, j + 16), (j, j + 8), (j, j + 4), (j, j + 2), (j, j + 1).
+      const __m512 t16 = _mm512_add_ps(p0, p1);
+      const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(t16),
+                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t16), 1)));
+      const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+      const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+      const float t1 = _mm_cvtss_f32(t2) + _mm_cvtss_f32(_mm_shuffle_ps(t2, t2, 1));
+      l[h] = l[h] * factor[h] + t1;
+    }
+    for (int h = 0; h < nh; ++h) {
+      float* o = a.out + h * hd;
+      const __m512 f = _mm512_set1_ps(factor[h]);
+      for (int64_t c = 0; c < hd; c += 128) {
+        __m512 acc[8];
+        const int nc = static_cast<int>((hd - c + 15) / 16 < 8 ? (hd - c + 15) / 16 : 8);
+        __mmask16 mk[8];
+        for (int i = 0; i < nc; ++i) {
+          const int64_t rem = hd - c - 16 * i;
+          mk[i] = rem >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << rem) - 1);
+          acc[i] = _mm512_maskz_loadu_ps(mk[i], o + c + 16 * i);
+          if (factor[h] != 1.0f) acc[i] = _mm512_mul_ps(acc[i], f);
+        }
+        for (int j = j0; j < j1; ++j) {
+          const __m512 pj = _mm512_set1_ps(ps[h * kB + j]);
+          for (int i = 0; i < nc; ++i)
+            acc[i] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mk[i], vrow[j] + c + 16 * i), acc[i]);
+        }
+        for (int i = 0; i < nc; ++i) _mm512_mask_storeu_ps(o + c + 16 * i, mk[i], acc[i]);
+      }
+    }
+  }
+  for (int h = 0; h < nh; ++h)
+    for (int64_t d = 0; d < hd; ++d) a.out[h * hd + d] /= l[h];
+}
+
 template <class E>
 void tile_any(const AttnTile<E>& a, float* work) {
+  if (a.n_tokens == 1 && a.n_heads <= 16) return decode(a, work);
   switch ((a.n_tokens * a.n_heads + 15) / 16) {
     case 1: return tile<1>(a, work);
     case 2: return tile<2>(a, work);
