@@ -161,10 +161,8 @@ KernelTable make_avx512() {
   t.f32_to_f16 = avx512::f32_to_f16;
   t.softmax_scaled = avx512::softmax_scaled;
   t.swiglu = avx512::swiglu;
-  t.attn_scores_f16 = avx512::attn_scores_f16;
-  t.attn_values_f16 = avx512::attn_values_f16;
-  t.attn_scores_f32 = avx512::attn_scores_f32;
-  t.attn_values_f32 = avx512::attn_values_f32;
+  t.attn_tile_f16 = avx512::attn_tile_f16;
+  t.attn_tile_f32 = avx512::attn_tile_f32;
   return t;
 }
 

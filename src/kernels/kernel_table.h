@@ -73,18 +73,48 @@ using PackedMatmulFn = void (*)(int64_t n, const void* packed, int64_t n_rows, c
 using PackedGemmFn = void (*)(int64_t n, const void* packed, int64_t n_rows, const void* tiles,
                               int64_t n_tokens, float* y, int64_t y_stride);
 
-// Attention of one token's GQA group: n_q query rows (q_stride floats apart) against n_keys
-// consecutive cache rows of one KV head (head_dim <= kAttnMaxHeadDim elements, kv_stride
-// elements apart, E = uint16_t for an f16 cache, float for f32):
-//   scores: s[i * s_stride + j] = q_i . k_j;   values: out_i += sum_j p[i * p_stride + j] * v_j.
-// Each output's arithmetic must not depend on n_q or on the other keys (batching invariance).
 constexpr int64_t kAttnMaxHeadDim = 512;
+
+// Flash attention of one tile: n_tokens consecutive query tokens x n_heads heads (rows (t, h),
+// n_tokens * n_heads <= kAttnTileRows) of one GQA group against its KV head. Token t sees key
+// positions [first[t], last[t]]; position p is at cache row p % ring (ring: the rows the layer
+// keeps), kv_stride elements apart. Per row: out = softmax(x) . v over its keys, x_j =
+// scale (q . k_j) or, with softcap > 0, softcap tanh(scale (q . k_j) / softcap).
+// The arithmetic of a row is fixed by its own q and keys alone, never by the rows that share
+// the tile (batching invariance): q . k_j sums each quarter of the dims (hd * i / 4 up to
+// hd * (i + 1) / 4) as an FMA chain in order from 0 and adds the quarters in order; keys go
+// in blocks of kAttnKeyBlock positions aligned at multiples of it, ascending; per block, the
+// running max m grows to m' (rescaling o and l by e^(m - m') only when it grows), p_j =
+// e^(x_j - m'), l = l e^(m - m') + the block's sum of p as the tree (j, j + 16), (j, j + 8), ...
+// (p = 0 where the row does not see key j), and o = the FMA chain of p_j v_j over its keys in
+// order; finally out = o / l. work: attn_tile_work_floats(head_dim, rows) floats.
+constexpr int kAttnTileRows = 128;
+constexpr int kAttnKeyBlock = 32;
 template <class E>
-using AttnScoresFn = void (*)(int64_t hd, int n_q, const float* q, int64_t q_stride, const E* k,
-                              int64_t kv_stride, int64_t n_keys, float* s, int64_t s_stride);
+struct AttnTile {
+  int64_t head_dim = 0;  // <= kAttnMaxHeadDim
+  int n_tokens = 0;
+  int n_heads = 0;
+  const float* q = nullptr;  // row (t, h) at q + t * q_stride + h * head_dim
+  float* out = nullptr;      // row (t, h) at out + t * q_stride + h * head_dim
+  int64_t q_stride = 0;
+  const int32_t* first = nullptr;  // [n_tokens]
+  const int32_t* last = nullptr;   // [n_tokens]
+  const E* k = nullptr;  // the layer's row 0 at this KV head
+  const E* v = nullptr;
+  int64_t kv_stride = 0;
+  int ring = 0;
+  float scale = 1.0f;
+  float softcap = 0.0f;
+};
 template <class E>
-using AttnValuesFn = void (*)(int64_t hd, int n_q, const float* p, int64_t p_stride, const E* v,
-                              int64_t kv_stride, int64_t n_keys, float* out, int64_t o_stride);
+using AttnTileFn = void (*)(const AttnTile<E>& tile, float* work);
+// Scratch floats of a tile of `rows` rows: queries and accumulators transposed ([head_dim]
+// [rows rounded up to 16] each), a block's scores and widened K and V rows, 64-byte alignment.
+constexpr int64_t attn_tile_work_floats(int64_t head_dim, int rows) {
+  const int64_t r16 = (rows + 15) / 16 * 16;
+  return 2 * head_dim * r16 + kAttnKeyBlock * r16 + 2 * kAttnKeyBlock * head_dim + 16;
+}
 
 struct KernelTable {
   Isa isa;
@@ -110,12 +140,10 @@ struct KernelTable {
   void (*softmax_scaled)(float* x, int64_t n, float scale);
   // SwiGLU in place: gate[i] <- gate[i] / (1 + e^-gate[i]) * up[i]. nullptr: nn's scalar loop.
   void (*swiglu)(float* gate, const float* up, int64_t n);
-  // Grouped attention (above); nullptr: attention runs dot_f16_f32 / axpy_f16 (or the f32
-  // helpers) head by head.
-  AttnScoresFn<uint16_t> attn_scores_f16;
-  AttnValuesFn<uint16_t> attn_values_f16;
-  AttnScoresFn<float> attn_scores_f32;
-  AttnValuesFn<float> attn_values_f32;
+  // Flash attention over an f16 / f32 cache (above); nullptr: attention runs dot_f16_f32 /
+  // axpy_f16 (or the f32 helpers) head by head.
+  AttnTileFn<uint16_t> attn_tile_f16;
+  AttnTileFn<float> attn_tile_f32;
 };
 
 // The partner type activations are quantized to before vec_dot with weights of type w.

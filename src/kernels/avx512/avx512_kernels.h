@@ -68,14 +68,8 @@ void swiglu(float* gate, const float* up, int64_t n);
 // Softmax of scale * x with an exp accurate to ~1 ulp (float_kernels.cpp); sums in double.
 void softmax_scaled(float* x, int64_t n, float scale);
 
-// Grouped attention over the KV cache (AttnScoresFn / AttnValuesFn).
-void attn_scores_f16(int64_t hd, int n_q, const float* q, int64_t q_stride, const uint16_t* k,
-                     int64_t kv_stride, int64_t n_keys, float* s, int64_t s_stride);
-void attn_scores_f32(int64_t hd, int n_q, const float* q, int64_t q_stride, const float* k, int64_t kv_stride,
-                     int64_t n_keys, float* s, int64_t s_stride);
-void attn_values_f16(int64_t hd, int n_q, const float* p, int64_t p_stride, const uint16_t* v,
-                     int64_t kv_stride, int64_t n_keys, float* out, int64_t o_stride);
-void attn_values_f32(int64_t hd, int n_q, const float* p, int64_t p_stride, const float* v, int64_t kv_stride,
-                     int64_t n_keys, float* out, int64_t o_stride);
+// Flash attention over the KV cache (AttnTileFn).
+void attn_tile_f16(const AttnTile<uint16_t>& tile, float* work);
+void attn_tile_f32(const AttnTile<float>& tile, float* work);
 
 }  // namespace minnow::kernels::avx512

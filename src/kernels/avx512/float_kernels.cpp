@@ -127,31 +127,6 @@ void to_float_bf16(const void* src, float* dst, int64_t n) {
   if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), load_bf16_tail(x + i, n - i));
 }
 
-namespace {
-
-// e^v (below -150 the result is 0, above 89 +inf): v = n ln2 + r with |r| <= ln2/2 (ln2 split
-// in two so n ln2 is exact enough), e^r by its Taylor polynomial to degree 7 (truncation
-// < r^8/8! < 6e-9 relative), then scaled by 2^n with vscalefps, which rounds subnormal and
-// overflowing results correctly. Within ~1-2 ulp of the true value, like libm's expf.
-inline __m512 exp_ps(__m512 v) {
-  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-150.0f)), _mm512_set1_ps(89.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
-}  // namespace
-
 void softmax_scaled(float* x, int64_t n, float scale) {
   const __m512 vs = _mm512_set1_ps(scale);
   __m512 mx = _mm512_set1_ps(-__builtin_inff());
