@@ -18,7 +18,7 @@ if (!fs.existsSync(path.join(here, 'node_modules/openai')) || !fs.existsSync(pat
   console.log('SKIP: the openai and ollama clients are not installed (npm ci in tests/js)');
   process.exit(77);
 }
-if (!binary || !fs.existsSync(stories)) {
+if (!binary || !fs.existsSync(binary) || !fs.existsSync(stories)) {
   console.log(`SKIP: needs MINNOW_BINARY and ${stories}`);
   process.exit(77);
 }
