@@ -100,13 +100,6 @@ void add_stats(json& j, const GenerateStats& st, const Lease& lease, Clock::time
   j["eval_duration"] = ns(st.generate_seconds);
 }
 
-void count(State& state, const GenerateStats& st) {
-  state.metrics.generations++;
-  state.metrics.prompt_tokens += static_cast<uint64_t>(st.prompt_tokens);
-  state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st.prompt_cached_tokens);
-  state.metrics.generated_tokens += static_cast<uint64_t>(st.generated_tokens);
-}
-
 // Runs the lease's job and answers: one JSON object, or NDJSON lines as text comes. make(text)
 // builds a line's object (the final one gets done and the stats).
 void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, bool stream, Clock::time_point t0,
@@ -118,7 +111,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
       return true;
     });
     if (!st) return ollama_error(res, 500, st.error().message);
-    count(state, *st);
+    count_generation(state.metrics, *st);
     json j = make(text, true);
     add_stats(j, *st, *lease, t0);
     return send_json(res, 200, j);
@@ -137,7 +130,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
     }
     json last;
     if (st) {
-      count(state, *st);
+      count_generation(state.metrics, *st);
       last = make("", true);
       add_stats(last, *st, *lease, t0);
     } else {

@@ -158,10 +158,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
         return true;
       });
       if (!st) return openai_error(res, 500, st.error().message);
-      state.metrics.generations++;
-      state.metrics.prompt_tokens += static_cast<uint64_t>(st->prompt_tokens);
-      state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st->prompt_cached_tokens);
-      state.metrics.generated_tokens += static_cast<uint64_t>(st->generated_tokens);
+      count_generation(state.metrics, *st);
       completion_tokens += st->generated_tokens;
       json choice = {{"index", i}, {"finish_reason", finish_reason(*st)}};
       if (chat) {
@@ -216,10 +213,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
             &gone);
         break;
       }
-      state.metrics.generations++;
-      state.metrics.prompt_tokens += static_cast<uint64_t>(st->prompt_tokens);
-      state.metrics.prompt_cached_tokens += static_cast<uint64_t>(st->prompt_cached_tokens);
-      state.metrics.generated_tokens += static_cast<uint64_t>(st->generated_tokens);
+      count_generation(state.metrics, *st);
       completion_tokens += st->generated_tokens;
       json last = {{"index", i}, {"finish_reason", finish_reason(*st)}, {"logprobs", nullptr}};
       if (chat) last["delta"] = json::object();

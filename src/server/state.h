@@ -62,6 +62,14 @@ class FlightSlot {
 
 namespace minnow::server {
 
+// Counts a finished generation in the metrics.
+inline void count_generation(Metrics& m, const GenerateStats& st) {
+  m.generations++;
+  m.prompt_tokens += static_cast<uint64_t>(st.prompt_tokens);
+  m.prompt_cached_tokens += static_cast<uint64_t>(st.prompt_cached_tokens);
+  m.generated_tokens += static_cast<uint64_t>(st.generated_tokens);
+}
+
 // One generation request's hold on the server: its admission, the model (given back to the
 // pool with the request's keep_alive when this is destroyed, e.g. with a streaming response
 // whose client went away) and the prepared job holding the model's session.
