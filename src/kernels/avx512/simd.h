@@ -46,25 +46,31 @@ inline __m512 f16_hi_to_f32(__m512i v) {
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
 }
 
+// The reduction and polynomial exp_ps and its relatives share: v = n ln2 + r, and P with
+// e^r = 1 + r P(r) (Taylor to degree 7).
+inline __m512 exp_poly(__m512 v, __m512* n, __m512* r) {
+  *n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  *r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(0.693359375f), v);
+  *r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(-2.12194440e-4f), *r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, *r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, *r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, *r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, *r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, *r, _mm512_set1_ps(0.5f));
+  return _mm512_fmadd_ps(p, *r, _mm512_set1_ps(1.0f));
+}
+
 // e^v (below -150 the result is 0, above 89 +inf): v = n ln2 + r with |r| <= ln2/2 (ln2 split
 // in two so n ln2 is exact enough), e^r by its Taylor polynomial to degree 7 (truncation
 // < r^8/8! < 6e-9 relative), then scaled by 2^n with vscalefps, which rounds subnormal and
 // overflowing results correctly. Within ~1-2 ulp of the true value, like libm's expf.
 inline __m512 exp_ps(__m512 v) {
   v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-150.0f)), _mm512_set1_ps(89.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
+  __m512 n, r;
+  const __m512 p = exp_poly(v, &n, &r);
+  return _mm512_scalef_ps(_mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f)), n);
 }
 
 }  // namespace
