@@ -37,10 +37,9 @@ json details(const ModelInfo* info) {
 }
 
 // The model's info when it is loaded (listing does not load models).
-const ModelInfo* loaded_info(const State& state, const std::string& name, std::vector<LoadedInfo>& loaded) {
+const ModelInfo* loaded_info(const std::string& name, const std::vector<LoadedInfo>& loaded) {
   for (const LoadedInfo& l : loaded)
     if (l.name == name) return &l.model->model->info();
-  (void)state;
   return nullptr;
 }
 
@@ -246,7 +245,7 @@ json model_entry(const StoredModel& m, const ModelInfo* info) {
 void handle_tags(State& state, httplib::Response& res) {
   auto loaded = state.pool.loaded();
   json models = json::array();
-  for (const StoredModel& m : state.pool.store().list()) models.push_back(model_entry(m, loaded_info(state, m.name, loaded)));
+  for (const StoredModel& m : state.pool.store().list()) models.push_back(model_entry(m, loaded_info(m.name, loaded)));
   send_json(res, 200, {{"models", models}});
 }
 

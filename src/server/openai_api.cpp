@@ -309,9 +309,8 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
 
   auto lease = begin_request(state, c.model, &err);
   if (!lease) return openai_error(res, err.status, err.message);
-  c.params.generate.num_predict = 16;  // the API's default max_tokens
   if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
-  if (!f.has("max_tokens")) c.params.generate.num_predict = 16;
+  if (!f.has("max_tokens")) c.params.generate.num_predict = 16;  // the API's default max_tokens
   c.params.generate.logprobs = logprobs >= 0;
   c.params.generate.top_logprobs = std::max(0, logprobs);
   auto tokens = lease->model->model->tokenize(prompt, true, false);

@@ -227,11 +227,4 @@ void Server::stop() {
   if (im.reaper.joinable()) im.reaper.join();
 }
 
-void Server::wait() {
-  if (!impl_) return;
-  Impl& im = *impl_;
-  std::unique_lock lk(im.mu);
-  im.cv.wait(lk, [&] { return im.stopping; });
-}
-
 }  // namespace minnow::server

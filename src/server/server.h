@@ -37,8 +37,6 @@ class Server {
   Status start();
   int port() const;  // the bound port
   void stop();
-  // Blocks until stop() (from another thread or a signal handler's thread).
-  void wait();
 
   struct Impl;
 
