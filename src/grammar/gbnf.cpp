@@ -447,6 +447,25 @@ class Parser {
         g.syms_.push_back({Symbol::kEnd, 0});
       }
     }
+    // Shortest completions by fixpoint: a rule's is its shortest alternative's.
+    std::vector<uint32_t> rule_len(g.alts_.size(), Grammar::kNever);
+    g.rest_len_.assign(g.syms_.size(), Grammar::kNever);
+    auto add = [](uint32_t a, uint32_t b) { return a == Grammar::kNever || b == Grammar::kNever ? Grammar::kNever : a + b; };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t p = g.syms_.size(); p-- > 0;) {
+        const Symbol& s = g.syms_[p];
+        const uint32_t len = s.kind == Symbol::kEnd   ? 0
+                             : s.kind == Symbol::kChar ? add(1, g.rest_len_[p + 1])
+                                                       : add(rule_len[s.index], g.rest_len_[p + 1]);
+        if (len < g.rest_len_[p]) g.rest_len_[p] = len, changed = true;
+      }
+      for (size_t r = 0; r < g.alts_.size(); ++r) {
+        for (uint32_t a : g.alts_[r]) {
+          if (g.rest_len_[a] < rule_len[r]) rule_len[r] = g.rest_len_[a], changed = true;
+        }
+      }
+    }
     return g;
   }
 

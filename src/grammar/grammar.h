@@ -58,6 +58,10 @@ class Grammar {
   const std::string& rule_name(uint32_t rule) const { return names_[rule]; }
   uint32_t root() const { return root_; }
   size_t n_rules() const { return alts_.size(); }
+  // The fewest code points that finish the alternative from symbol position pos on (to its
+  // kEnd); kNever where no finite text does. For steering a generation that must end soon.
+  static constexpr uint32_t kNever = UINT32_MAX;
+  uint32_t rest_length(uint32_t pos) const { return rest_len_[pos]; }
 
  private:
   friend class Parser;
@@ -65,6 +69,7 @@ class Grammar {
   std::vector<std::vector<uint32_t>> alts_;  // [n_rules] start offsets into syms_
   std::vector<CharSet> sets_;
   std::vector<std::string> names_;  // [n_rules]; generated rules are named after their parent
+  std::vector<uint32_t> rest_len_;  // [syms_.size()] see rest_length
   uint32_t root_ = 0;
 };
 

@@ -92,6 +92,16 @@ bool Automaton::any_takes(const std::vector<uint32_t>& stacks, uint32_t lo, uint
   return false;
 }
 
+uint32_t Automaton::distance(uint32_t id) const {
+  uint64_t total = 0;  // the stack's entries' rests, top to bottom
+  for (; id != kEmpty; id = nodes_[id].below) {
+    const uint32_t r = grammar_->rest_length(nodes_[id].pos);
+    if (r == Grammar::kNever) return Grammar::kNever;
+    total += r;
+  }
+  return total >= Grammar::kNever ? Grammar::kNever - 1 : static_cast<uint32_t>(total);
+}
+
 Matcher::Matcher(std::shared_ptr<const Grammar> grammar)
     : automaton_(std::make_shared<Automaton>(std::move(grammar))) {
   reset();
@@ -148,6 +158,12 @@ bool Matcher::accept(std::string_view bytes) {
 
 bool Matcher::complete() const {
   return state_.partial_left == 0 && !state_.stacks.empty() && state_.stacks.front() == Automaton::kEmpty;
+}
+
+uint32_t Matcher::distance() const {
+  uint32_t best = Grammar::kNever;
+  for (uint32_t id : state_.stacks) best = std::min(best, automaton_->distance(id));
+  return best;  // a character in progress counts whole: it is its stack's top
 }
 
 bool Matcher::can_continue() const {

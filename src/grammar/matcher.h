@@ -40,6 +40,8 @@ class Automaton {
   bool advance(const std::vector<uint32_t>& in, uint32_t c, std::vector<uint32_t>* out);
   // Whether some stack takes a code point in [lo, hi] (a UTF-8 sequence still arriving).
   bool any_takes(const std::vector<uint32_t>& stacks, uint32_t lo, uint32_t hi) const;
+  // The fewest code points that empty stack id (finish the sentence); Grammar::kNever if none.
+  uint32_t distance(uint32_t id) const;
   size_t n_stacks() const { return nodes_.size(); }
 
  private:
@@ -106,6 +108,9 @@ class Matcher {
   bool complete() const;
   // Whether some text may still follow.
   bool can_continue() const;
+  // The fewest code points that complete the sentence from here (0 when complete;
+  // Grammar::kNever when nothing can).
+  uint32_t distance() const;
   const MatchState& state() const { return state_; }
   const Grammar& grammar() const { return automaton_->grammar(); }
   Automaton& automaton() const { return *automaton_; }

@@ -156,6 +156,29 @@ TEST(GrammarMatch, PartialUtf8IsKeptOnlyWhenItCanStillMatch) {
   EXPECT_FALSE(bad.accept("\xc0\x80"));  // overlong NUL
 }
 
+TEST(GrammarMatch, DistanceIsTheShortestWayToFinish) {
+  auto g = compile("root ::= \"ab\" c\nc ::= \"yz\" | \"x\" | d\nd ::= \"q\" d");
+  ASSERT_NE(g, nullptr);
+  Matcher m(g);
+  EXPECT_EQ(m.distance(), 3u);
+  ASSERT_TRUE(m.accept("a"));
+  EXPECT_EQ(m.distance(), 2u);
+  ASSERT_TRUE(m.accept("b"));
+  EXPECT_EQ(m.distance(), 1u);
+  Matcher y = m;
+  ASSERT_TRUE(y.accept("y"));
+  EXPECT_EQ(y.distance(), 1u);
+  ASSERT_TRUE(m.accept("q"));  // into d, which never finishes
+  EXPECT_EQ(m.distance(), Grammar::kNever);
+  auto json = compile(kJson);
+  ASSERT_NE(json, nullptr);
+  Matcher j(json);
+  ASSERT_TRUE(j.accept(R"({"a": [1, {"b": "x)"));
+  EXPECT_EQ(j.distance(), 4u);  // "}]}
+  ASSERT_TRUE(j.accept(R"("}]})"));
+  EXPECT_EQ(j.distance(), 0u);
+}
+
 // A toy vocabulary: every printable ASCII character, common multi-character pieces, pieces that
 // split a UTF-8 sequence, and a control token that is never text.
 std::vector<std::string> toy_pieces() {
