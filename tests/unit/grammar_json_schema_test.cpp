@@ -3,7 +3,9 @@
 // from the converter's output); unsupported or unsatisfiable schemas are errors naming where.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -148,6 +150,25 @@ TEST(GrammarJsonSchema, PropertiesComeInTheSchemasOrderAndRecursionNeedsAWayOut)
   auto lg = Grammar::parse(*loop);
   ASSERT_FALSE(lg.ok());
   EXPECT_NE(lg.error().message.find("can never finish"), std::string::npos) << lg.error().message;
+}
+
+// The corpus the end-to-end structured-output test generates from (tests/js) converts, and its
+// grammars parse and can finish.
+TEST(GrammarJsonSchema, TheTestCorpusConverts) {
+  std::ifstream in(std::string(MINNOW_TEST_DATA) + "/schemas.json");
+  ASSERT_TRUE(in) << "tests/data/schemas.json";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const ojson corpus = ojson::parse(ss.str());
+  ASSERT_GE(corpus.size(), 30u);
+  for (const ojson& entry : corpus) {
+    auto gbnf = schema_to_gbnf(entry["schema"]);
+    ASSERT_TRUE(gbnf.ok()) << entry["name"] << ": " << gbnf.error().message;
+    auto g = Grammar::parse(*gbnf);
+    ASSERT_TRUE(g.ok()) << entry["name"] << ": " << g.error().message << "\n" << *gbnf;
+    Matcher m(std::make_shared<const Grammar>(std::move(*g)));
+    EXPECT_LT(m.distance(), 200u) << entry["name"];
+  }
 }
 
 TEST(GrammarJsonSchema, JsonGrammarAcceptsJsonAndObjectOnlyWantsAnObject) {
