@@ -139,9 +139,12 @@ bool is_split(std::string_view path) {
   return false;
 }
 
-bool has_token(std::string_view path, std::string_view quant) {
-  for (const std::string& t : tokens(path))
-    if (iequal(t, quant)) return true;
+// The quant's own tokens in a row among the name's ("UD-Q4_K_XL": UD, Q4_K_XL).
+bool has_quant(std::string_view path, std::string_view quant) {
+  const std::vector<std::string> t = tokens(path), q = tokens(quant);
+  for (size_t i = 0; !q.empty() && i + q.size() <= t.size(); ++i) {
+    if (std::equal(q.begin(), q.end(), t.begin() + static_cast<std::ptrdiff_t>(i), iequal)) return true;
+  }
   return false;
 }
 
@@ -160,11 +163,13 @@ std::string available(const std::vector<RepoFile>& ggufs) {
 
 std::string quant_of(std::string_view path) {
   const std::vector<std::string> t = tokens(path);
-  for (auto it = t.rbegin(); it != t.rend(); ++it) {
-    const std::string l = lower(*it);
+  for (size_t i = t.size(); i-- > 0;) {
+    const std::string l = lower(t[i]);
     const bool q = (l.size() >= 2 && l[0] == 'q' && std::isdigit(static_cast<unsigned char>(l[1]))) ||
                    (l.size() >= 3 && l.starts_with("iq") && std::isdigit(static_cast<unsigned char>(l[2])));
-    if (q || l == "f16" || l == "f32" || l == "bf16" || l == "fp16" || l == "fp32") return *it;
+    if (!q && l != "f16" && l != "f32" && l != "bf16" && l != "fp16" && l != "fp32") continue;
+    // Unsloth's "dynamic" quants are named UD-Q4_K_XL: the prefix is part of the name.
+    return i > 0 && iequal(t[i - 1], "ud") ? t[i - 1] + "-" + t[i] : t[i];
   }
   return "";
 }
@@ -196,7 +201,7 @@ Result<RepoFile> choose_gguf(const std::vector<RepoFile>& files, const PullSourc
   const std::string quant = source.quant.empty() ? "Q4_K_M" : source.quant;
   std::vector<RepoFile> matches;
   std::copy_if(ggufs.begin(), ggufs.end(), std::back_inserter(matches),
-               [&](const RepoFile& f) { return has_token(f.path, quant); });
+               [&](const RepoFile& f) { return has_quant(f.path, quant); });
   if (matches.empty()) {
     if (source.quant.empty() && ggufs.size() == 1) return ggufs[0];
     if (source.quant.empty()) {

@@ -140,11 +140,15 @@ TEST_F(Pull, DefaultQuantIsQ4KMElseTheOnlyGguf) {
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ(m->digest, "sha256:" + test::sha256_hex(q8_));
 
-  hub_.add_repo("other/two-GGUF", {{"m-Q5_K_S.gguf", q4_}, {"m-Q8_0.gguf", q8_}});
+  hub_.add_repo("other/two-GGUF", {{"m-Q5_K_S.gguf", q4_}, {"m-UD-Q4_K_XL.gguf", q8_}});
   m = pull("hf.co/other/two-GGUF");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message.find("no Q4_K_M"), std::string::npos) << m.error().message;
-  EXPECT_NE(m.error().message.find("Q5_K_S, Q8_0"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("Q5_K_S, UD-Q4_K_XL"), std::string::npos) << m.error().message;
+  // A quant of several tokens (Unsloth's UD-...) names its file too.
+  m = pull("hf.co/other/two-GGUF:UD-Q4_K_XL");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->digest, "sha256:" + test::sha256_hex(q8_));
 }
 
 TEST_F(Pull, ResumesAfterACutConnection) {
