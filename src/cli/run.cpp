@@ -1,7 +1,8 @@
 // `minnow run MODEL [PROMPT]`: generate from a prompt, streaming only the text to stdout; with
 // no prompt on a terminal, an interactive chat (chat.cpp); with no prompt otherwise, stdin.
-// MODEL is a GGUF path or a store name; a stored model's Modelfile defaults (system message,
-// template, parameters) apply, and flags given on the command line override them.
+// MODEL is a GGUF path or a store name (pulled first when it is a pullable name not in the
+// store); a stored model's Modelfile defaults (system message, template, parameters) apply, and
+// flags given on the command line override them.
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,7 +51,7 @@ struct RunArgs {
 
 int run(const RunArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto ref = resolve_model(a.model);
+  auto ref = resolve_model(a.model, /*pull_missing=*/true);
   if (!ref) return fail(ref.error().message);
   RunParameters params;
   params.generate.sampling.seed = std::random_device{}();
@@ -120,7 +121,7 @@ int run(const RunArgs& a) {
 void add_run_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Chat with a model, or generate text from a prompt");
-  cmd->add_option("model", a->model, "A .gguf file or a model name in the store")->required();
+  cmd->add_option("model", a->model, "A .gguf file, a model name in the store, or one to pull (hf.co/ORG/REPO:QUANT, smollm2:135m, ...)")->required();
   cmd->add_option("prompt", a->prompt, "The prompt (absent: an interactive chat on a terminal, else stdin)");
   cmd->add_flag("--raw", a->raw, "Complete the prompt as is (BOS per the model, no chat template); prints prompt + continuation");
   cmd->add_flag("--verbose,-v", a->verbose, "Print load time and tokens/s to stderr");

@@ -41,5 +41,6 @@ inline std::string dump(const nlohmann::json& j) {
 
 void add_ollama_routes(httplib::Server& http, State& state);
 void add_openai_routes(httplib::Server& http, State& state);
+void add_store_routes(httplib::Server& http, State& state);  // /api/pull, /api/create
 
 }  // namespace minnow::server

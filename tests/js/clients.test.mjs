@@ -1,12 +1,15 @@
 // minnow serve driven by the official JavaScript clients (npm: openai, ollama) on a free
 // loopback port, with stories260K in a temporary store: every endpoint they cover, streamed and
-// not, and errors for unknown models and malformed requests. Run by CTest (tests/CMakeLists.txt)
+// not, and errors for unknown models and malformed requests. Pulls come from a small server with
+// Hugging Face's URL layout started here (MINNOW_HF_ENDPOINT). Run by CTest (tests/CMakeLists.txt)
 // with MINNOW_BINARY and MINNOW_SHARED_DIR set; exits 77 (skipped) without the clients
 // (`npm ci` in tests/js, done by scripts/setup) or without ../shared.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,13 +30,42 @@ const { Ollama } = await import('ollama');
 
 // stories260K's greedy continuation of "Once upon a time".
 const STORY = ', there was a little girl named Lily.';
-let server, base, store;
+let server, base, store, hub, hubFile, hubSha;
+
+// Hugging Face's layout for one repository, js-org/stories-GGUF: the tree API lists its GGUF
+// with the SHA-256, /resolve/ redirects to a CDN path, as huggingface.co does.
+function startHub(file) {
+  hubFile = fs.readFileSync(file);
+  hubSha = crypto.createHash('sha256').update(hubFile).digest('hex');
+  hub = http.createServer((req, res) => {
+    const { pathname } = new URL(req.url, 'http://hub');
+    if (pathname === '/api/models/js-org/stories-GGUF/tree/main') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify([{ type: 'file', oid: '0', path: 'stories-Q8_0.gguf', size: hubFile.length,
+                                lfs: { oid: hubSha, size: hubFile.length, pointerSize: 134 } }]));
+    } else if (pathname === '/js-org/stories-GGUF/resolve/main/stories-Q8_0.gguf') {
+      res.writeHead(302, { Location: `/cdn/${hubSha}` });
+      res.end();
+    } else if (pathname === `/cdn/${hubSha}`) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': hubFile.length });
+      res.end(hubFile);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'Repository not found' }));
+    }
+  });
+  return new Promise((resolve) => hub.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${hub.address().port}`)));
+}
 
 before(async () => {
   store = fs.mkdtempSync(path.join(os.tmpdir(), 'minnow-js-'));
   const env = { ...process.env, MINNOW_MODELS: store };
   fs.writeFileSync(path.join(store, 'Modelfile'), `FROM ${stories}\n`);
   execFileSync(binary, ['create', 'stories', '-f', path.join(store, 'Modelfile')], { env });
+  // The hub serves a Q8_0 copy: other bytes than the store's stories, so a pull downloads.
+  const quantized = path.join(store, 'stories-Q8_0.gguf');
+  execFileSync(binary, ['quantize', stories, quantized, 'q8_0'], { env });
+  env.MINNOW_HF_ENDPOINT = await startHub(quantized);
   server = spawn(binary, ['serve', '--port', '0', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   base = await new Promise((resolve, reject) => {
     let err = '';
@@ -48,6 +80,7 @@ before(async () => {
 
 after(() => {
   server?.kill('SIGTERM');
+  hub?.close();
   fs.rmSync(store, { recursive: true, force: true });
 });
 
@@ -168,4 +201,44 @@ test('openai: errors in the OpenAI shape', async () => {
                                                         temperature: 7 }),
                        (e) => e.status === 400 && /temperature/.test(e.message));
   await assert.rejects(openai.chat.completions.create({ model: 'stories', messages: [] }), (e) => e.status === 400);
+});
+
+test('ollama: pull from Hugging Face streamed and not, create', async () => {
+  const ollama = new Ollama({ host: base });
+  const model = 'hf.co/js-org/stories-GGUF:Q8_0';
+  const parts = [];
+  for await (const part of await ollama.pull({ model, stream: true })) parts.push(part);
+  assert.equal(parts[0].status, 'pulling manifest');
+  assert.deepEqual(parts.slice(-3).map((p) => p.status), ['verifying sha256 digest', 'writing manifest', 'success']);
+  const bytes = parts.filter((p) => p.digest);
+  assert.ok(bytes.length >= 1);
+  assert.equal(bytes.at(-1).digest, `sha256:${hubSha}`);
+  assert.equal(bytes.at(-1).total, hubFile.length);
+  assert.equal(bytes.at(-1).completed, hubFile.length);
+  // No quant named: the repository's only GGUF, already in the store.
+  assert.deepEqual(await ollama.pull({ model: 'hf.co/js-org/stories-GGUF' }), { status: 'success' });
+  const names = (await ollama.list()).models.map((m) => m.name);
+  assert.ok(names.includes(model) && names.includes('hf.co/js-org/stories-GGUF:latest'), names.join());
+  const out = await ollama.generate({ model, prompt: 'Once upon a time', raw: true, options: { num_predict: 4 } });
+  assert.equal(out.eval_count, 4);
+  await assert.rejects(ollama.pull({ model: 'hf.co/js-org/missing' }),
+                       (e) => e.status_code === 500 && /not found/.test(e.message));
+  await assert.rejects(ollama.pull({ model: 'not a name' }), (e) => e.status_code === 400);
+
+  const created = await ollama.create({ model: 'stories-terse', from: model, system: 'Be terse.',
+                                        parameters: { num_predict: 5, temperature: 0 } });
+  assert.equal(created.status, 'success');
+  const show = await ollama.show({ model: 'stories-terse' });
+  assert.equal(show.system, 'Be terse.');
+  assert.match(show.parameters, /num_predict 5/);
+  assert.equal((await ollama.generate({ model: 'stories-terse', prompt: 'Once upon a time', raw: true })).eval_count, 5);
+  const statuses = [];
+  for await (const part of await ollama.create({ model: 'stories-copy', from: 'stories', stream: true }))
+    statuses.push(part.status);
+  assert.equal(statuses.at(-1), 'success');
+  await assert.rejects(ollama.create({ model: 'x', from: 'nope' }), (e) => e.status_code === 400 && /nope/.test(e.message));
+  await assert.rejects(ollama.create({ model: 'x', from: 'stories', parameters: { temperature: 'hot' } }),
+                       (e) => e.status_code === 400 && /temperature/.test(e.message));
+  for (const name of [model, 'hf.co/js-org/stories-GGUF', 'stories-terse', 'stories-copy']) await ollama.delete({ model: name });
+  assert.deepEqual((await ollama.list()).models.map((m) => m.name), ['stories:latest']);
 });
