@@ -232,15 +232,14 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     const bool last = begin + n == tokens.size();
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(impl_->cache.n_past() + i);
-    float* out = all_logits ? impl_->logits.data() + begin * n_vocab : impl_->logits.data();
-    // Without all_logits only the final batch's last row is kept; earlier batches write scratch.
-    std::vector<float> scratch;
-    if (!all_logits && !last) {
-      scratch.resize(n_vocab);
-      out = scratch.data();
-    }
-    const Status st = m.model->forward(c, tokens.data() + begin, positions.data(), static_cast<int64_t>(n),
-                                       impl_->cache, all_logits, out);
+    // Without all_logits only the final batch's last row is wanted; earlier batches want none.
+    const models::SeqTokens seq{&impl_->cache, static_cast<int64_t>(n),
+                                all_logits ? models::LogitRows::kAll
+                                : last     ? models::LogitRows::kLast
+                                           : models::LogitRows::kNone};
+    float* out = impl_->logits.data() + (all_logits ? begin * n_vocab : 0);
+    const Status st = m.model->forward_batch(c, tokens.data() + begin, positions.data(),
+                                             std::span<const models::SeqTokens>(&seq, 1), out);
     if (!st.ok()) {
       impl_->rewind(static_cast<int>(n_past));  // a failed eval leaves the context as it was
       return st;
