@@ -179,19 +179,23 @@ std::string Model::token_to_piece(int32_t id) const {
   return impl_->tokenizer ? impl_->tokenizer->token_to_piece(id) : std::string();
 }
 
-Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
-  const models::HParams& hp = impl_->model->hparams();
-  const int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
+Result<KvCache> Model::Impl::new_cache(int n_ctx, bool kv_f32) const {
+  const models::HParams& hp = model->hparams();
+  if (n_ctx <= 0) n_ctx = std::min(hp.n_ctx_train, kDefaultMaxCtx);
   // Sliding-window layers get a ring of their window rather than n_ctx rows.
-  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16,
-                               hp.layer_window);
+  return KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, kv_f32 ? DType::F32 : DType::F16,
+                         hp.layer_window);
+}
+
+Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
+  auto cache = impl_->new_cache(options.n_ctx, options.kv_f32);
   if (!cache) return cache.error();
   auto impl = std::make_unique<Session::Impl>();
   impl->owner = shared_from_this();
   impl->model = impl_.get();
   impl->cache = std::move(*cache);
   impl->options = options;
-  impl->options.n_ctx = n_ctx;
+  impl->options.n_ctx = impl->cache.n_ctx();
   impl->options.n_batch = std::max(1, options.n_batch);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
