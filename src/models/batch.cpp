@@ -28,12 +28,14 @@ void self_attention(const nn::Compute& c, const nn::AttentionParams& p, std::spa
                     float* out) {
   const int64_t kv_dim = static_cast<int64_t>(p.n_head_kv) * p.head_dim;
   const int64_t q_dim = static_cast<int64_t>(p.n_head) * p.head_dim;
+  thread_local std::vector<nn::SeqAttention> parts;  // kept: decoding allocates nothing
+  parts.clear();
   int64_t t = 0;
   for (const SeqTokens& s : seqs) {
-    nn::self_attention(c, p, *s.cache, layer, k + t * kv_dim, v + t * kv_dim, q + t * q_dim, s.n_tokens,
-                       positions + t, out + t * q_dim);
+    parts.push_back({s.cache, s.n_tokens, positions + t, k + t * kv_dim, v + t * kv_dim, q + t * q_dim, out + t * q_dim});
     t += s.n_tokens;
   }
+  nn::self_attention(c, p, layer, parts);
 }
 
 int64_t output_logits(const nn::Compute& c, std::span<const SeqTokens> seqs, const float* x,

@@ -17,8 +17,8 @@ namespace minnow::models {
 Result<int64_t> check_seqs(const HParams& hp, const int32_t* tokens, const int32_t* positions,
                            std::span<const SeqTokens> seqs);
 
-// nn::self_attention of each sequence's rows over its own cache (a row's result depends on its
-// own query and its cache only).
+// nn::self_attention of each sequence's rows over its own cache, one pool pass for all (a
+// row's result depends on its own query and its cache only).
 //   k, v: [n_tokens][n_kv_dim], q and out: [n_tokens][n_head][head_dim], positions: [n_tokens]
 void self_attention(const nn::Compute& c, const nn::AttentionParams& p, std::span<const SeqTokens> seqs,
                     int layer, const float* k, const float* v, const float* q, const int32_t* positions,
