@@ -13,7 +13,12 @@
 //   });
 //
 // A Model may be shared by sessions; one session runs on one thread at a time, and sessions
-// of one model do not run concurrently (they share its thread pool).
+// of one model do not run concurrently (they share its thread pool). For many callers at once,
+// a BatchGenerator decodes their sequences together:
+//
+//   auto gen = minnow::BatchGenerator::create(*model, {.n_slots = 8});
+//   // on any number of threads:
+//   auto stats = (*gen)->generate(prompt_tokens, opt, [](const minnow::GeneratedPiece& p) { ... });
 #pragma once
 
 #include <cstdint>
@@ -113,6 +118,7 @@ struct GenerateStats {
 };
 
 class Session;
+class BatchGenerator;
 
 // A function call the assistant made, as the OpenAI and Ollama APIs carry it.
 struct ToolCall {
@@ -174,6 +180,7 @@ class Model : public std::enable_shared_from_this<Model> {
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend class Session;
+  friend class BatchGenerator;
 };
 
 class Session {
@@ -210,6 +217,56 @@ class Session {
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend class Model;
+};
+
+struct BatchOptions {
+  int n_slots = 4;     // sequences that decode together, each in a KV cache of its own
+  int n_ctx = 0;       // each slot's context; <= 0: the trained context, capped at 4096
+  int n_batch = 512;   // tokens per step: one per decoding sequence, prompt chunks in the rest
+                       // (raised to n_slots when below it)
+  bool kv_f32 = false; // F32 KV caches instead of F16
+};
+
+// Generation for many callers at once on one model (continuous batching): each generate() call
+// waits for a free slot (first come, first served), then its sequence joins the running batch.
+// A worker thread steps the batch: the prompts of sequences that joined, in chunks, beside one
+// token of every sequence already decoding, so that the weights are read once per step for all
+// of them. Each sequence samples exactly as Session::generate does (its own sampler and seed,
+// stop strings, logprobs, UTF-8 assembly, num_predict, a full context): its output is that of
+// running it alone, whatever else runs beside it.
+//
+// A slot keeps its tokens after its request ends (a prompt cache): a new request takes the free
+// slot whose tokens share the longest prefix with its prompt (unless that prefix is short next
+// to the slot's other tokens, which an empty or least recently used slot then keeps) and
+// evaluates only the rest (GenerateStats::prompt_cached_tokens), with the same result as
+// evaluating all of it.
+//
+// The model's thread pool is the worker's while the generator exists: no session of the same
+// model may run meanwhile.
+class BatchGenerator {
+ public:
+  static Result<std::unique_ptr<BatchGenerator>> create(std::shared_ptr<Model> model, const BatchOptions& options);
+  // No call may be inside generate() any more.
+  ~BatchGenerator();
+
+  int n_slots() const;
+  int n_ctx() const;  // of each slot
+  // Sequences in slots now, and calls waiting for a slot (for monitoring).
+  int running() const;
+  int waiting() const;
+
+  // Session::generate's contract from prompt tokens, safe to call from many threads at once.
+  // on_piece is called on the calling thread; false ends this sequence only (and no piece
+  // follows). Errors (a prompt longer than a slot's context, ids outside the vocabulary, bad
+  // options) go to this call only, before it waits.
+  Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                 const std::function<bool(const GeneratedPiece&)>& on_piece);
+
+  struct Impl;
+
+ private:
+  explicit BatchGenerator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // This machine's memory read bandwidth in GB/s with n_threads threads (<= 0: one per hardware

@@ -1,7 +1,8 @@
 // `minnow bench MODEL`: prompt processing and generation speed, time to first token and peak
 // memory, as medians of repeated runs, with the bandwidth and FLOP rates they imply and their
 // ratio to this machine's limits. The read bandwidth is measured in the same run (or given with
-// --bandwidth, e.g. from ../shared/tools/roofline.cpp); the FMA peak is given. Speed is measured
+// --bandwidth, e.g. from ../shared/tools/roofline.cpp); the FMA peak is given. With --parallel N,
+// the aggregate generation speed of N sequences batched together against one. Speed is measured
 // here, never by timed tests.
 #include <sys/resource.h>
 
@@ -10,6 +11,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include "cli/commands.h"
@@ -31,6 +35,7 @@ struct BenchArgs {
   double bandwidth_gbs = 0;  // the machine's read bandwidth, GB/s (0: measure it)
   double peak_gflops = 0;    // the machine's peak FMA rate, GFLOP/s (0: unknown)
   bool json = false;
+  int parallel = 0;  // > 0: generation of this many sequences together against one alone
 };
 
 struct Series {
@@ -54,6 +59,101 @@ int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// One round of --parallel: n calls at once on the generator, each with its own prompt of
+// kParallelPrompt random ids and its own seed, generating up to n_gen tokens with the default
+// sampling. Returns all their tokens over the time from the first call's prompt being in to the
+// last call's end (prompts excluded, as tg excludes them), and adds the tokens to *total.
+constexpr int kParallelPrompt = 16;
+double parallel_round(BatchGenerator& g, int n, int n_gen, std::mt19937& rng, int n_vocab, int64_t* total,
+                      std::string* error) {
+  std::uniform_int_distribution<int32_t> pick(0, n_vocab - 1);
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(n));
+  std::vector<GenerateOptions> options(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    for (int t = 0; t < kParallelPrompt; ++t) prompts[i].push_back(pick(rng));
+    options[i].num_predict = n_gen;
+    options[i].sampling.seed = rng();
+  }
+  std::vector<Result<GenerateStats>> stats(static_cast<size_t>(n), Error{"not run"});
+  std::vector<double> ends(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      stats[i] = g.generate(prompts[i], options[i], [](const GeneratedPiece&) { return true; });
+      ends[i] = now_s();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double first = ends[0], last = ends[0];
+  int64_t tokens = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!stats[i]) {
+      *error = stats[i].error().message;
+      return 0;
+    }
+    // A call's generation began generate_seconds before it returned.
+    first = std::min(first, ends[i] - stats[i]->generate_seconds);
+    last = std::max(last, ends[i]);
+    tokens += stats[i]->generated_tokens;
+  }
+  *total += tokens;
+  return last > first ? static_cast<double>(tokens) / (last - first) : 0;
+}
+
+// --parallel N: generation speed of N sequences decoding together (BatchGenerator, N slots)
+// against one sequence alone on the same generator, as medians of the repetitions.
+int bench_parallel(const BenchArgs& a, const std::shared_ptr<Model>& model) {
+  const ModelInfo& info = model->info();
+  const int n = a.parallel;
+  auto g = BatchGenerator::create(model, BatchOptions{.n_slots = n, .n_ctx = kParallelPrompt + a.n_gen + 1});
+  if (!g) return fail(g.error().message);
+  std::mt19937 rng(1234);
+  const std::string name = "tg" + std::to_string(a.n_gen);
+  Series one{name + "x1", {}}, many{name + "x" + std::to_string(n), {}};
+  int64_t tokens_one = 0, tokens_many = 0;
+  std::string error;
+  for (int r = 0; r < a.repeats + 1; ++r) {  // the first round warms caches and page mappings
+    int64_t t1 = 0, tn = 0;
+    const double s1 = parallel_round(**g, 1, a.n_gen, rng, static_cast<int>(info.n_vocab), &t1, &error);
+    const double sn = parallel_round(**g, n, a.n_gen, rng, static_cast<int>(info.n_vocab), &tn, &error);
+    if (!error.empty()) return fail(error);
+    if (r == 0) continue;
+    one.samples.push_back(s1);
+    many.samples.push_back(sn);
+    tokens_one += t1;
+    tokens_many += tn;
+  }
+  const double ratio = one.median() > 0 ? many.median() / one.median() : 0;
+  if (a.json) {
+    auto series = [](const Series& x, int sequences, int64_t tokens) {
+      return nlohmann::json{{"test", x.name},       {"sequences", sequences}, {"tokens_per_s", x.median()},
+                            {"min", x.min()},       {"max", x.max()},         {"samples", x.samples},
+                            {"tokens", tokens}};
+    };
+    const nlohmann::json out = {{"model", info.path},
+                                {"architecture", info.architecture},
+                                {"quantization", info.quantization},
+                                {"kernels", info.isa},
+                                {"threads", info.n_threads},
+                                {"repetitions", a.repeats},
+                                {"parallel", n},
+                                {"parallel_speedup", ratio},
+                                {"tests", {series(one, 1, tokens_one), series(many, n, tokens_many)}}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model: %s (%s, %s, %.1fM params)\n", info.path.c_str(), info.architecture.c_str(),
+              info.quantization.c_str(), info.n_params / 1e6);
+  std::printf("kernels: %s, threads: %d, repetitions: %d (medians); %d-token prompts, default sampling\n",
+              info.isa.c_str(), info.n_threads, a.repeats, kParallelPrompt);
+  std::printf("%-10s %9s %12s %15s %9s\n", "test", "sequences", "tokens/s", "min..max", "tokens");
+  for (const auto& [x, seqs, tokens] : {std::tuple{&one, 1, tokens_one}, std::tuple{&many, n, tokens_many}})
+    std::printf("%-10s %9d %12.1f %7.1f..%-7.1f %9lld\n", x->name.c_str(), seqs, x->median(), x->min(), x->max(),
+                static_cast<long long>(tokens));
+  std::printf("aggregate generation with %d sequences: %.2fx one sequence's\n", n, ratio);
+  return 0;
+}
+
 int bench(const BenchArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
@@ -63,6 +163,7 @@ int bench(const BenchArgs& a) {
   if (!ref) return fail(ref.error().message);
   auto model = Model::load(ref->path, lo);
   if (!model) return fail(model.error().message);
+  if (a.parallel > 0) return bench_parallel(a, *model);
   const ModelInfo& info = (*model)->info();
   SessionOptions so;
   so.n_ctx = std::max(a.n_prompt, a.n_ttft) + a.n_gen + 1;
@@ -191,6 +292,9 @@ void add_bench_command(CLI::App& app, int* exit_code) {
                 "Keep the file's weight layout (no load-time packing), to compare");
   cmd->add_option("--peak-gflops", a->peak_gflops, "This machine's peak FMA rate in GFLOP/s (from roofline)");
   cmd->add_flag("--json", a->json, "Print the results as JSON");
+  cmd->add_option("--parallel", a->parallel,
+                  "Instead: generation of N sequences decoding together against one alone (aggregate tokens/s)")
+      ->check(CLI::Range(1, 256));
   cmd->callback([a, exit_code] { *exit_code = bench(*a); });
 }
 

@@ -15,6 +15,7 @@ struct ServeArgs {
   int port = -1;
   int threads = 0;
   int max_queue = 0;
+  int parallel = 0;
   std::string keep_alive;
   std::string api_key;
 };
@@ -26,6 +27,7 @@ int serve(const ServeArgs& a) {
   if (a.port >= 0) o.port = a.port;
   o.n_threads = a.threads;
   if (a.max_queue > 0) o.max_queue = a.max_queue;
+  if (a.parallel > 0) o.n_parallel = a.parallel;
   if (!a.api_key.empty()) o.api_key = a.api_key;
   if (!a.keep_alive.empty()) {
     setenv("MINNOW_KEEP_ALIVE", a.keep_alive.c_str(), 1);
@@ -63,6 +65,9 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-queue", a->max_queue, "Generation requests in flight before 503 (default 32)")
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--parallel", a->parallel,
+                  "Requests a model decodes together (default 4, or MINNOW_NUM_PARALLEL); more wait in the queue")
+      ->check(CLI::Range(1, server::kMaxParallel));
   cmd->add_option("--keep-alive", a->keep_alive, "How long models stay loaded after a request (default 5m)");
   cmd->add_option("--api-key", a->api_key, "Require this bearer token (or MINNOW_API_KEY)");
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });

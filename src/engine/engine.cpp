@@ -9,12 +9,11 @@
 #include <optional>
 
 #include "base/thread_pool.h"
-#include "engine/stop_filter.h"
+#include "engine/generation.h"
 #include "engine/model_impl.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
 #include "models/model.h"
-#include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minnow {
@@ -180,19 +179,23 @@ std::string Model::token_to_piece(int32_t id) const {
   return impl_->tokenizer ? impl_->tokenizer->token_to_piece(id) : std::string();
 }
 
-Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
-  const models::HParams& hp = impl_->model->hparams();
-  const int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
+Result<KvCache> Model::Impl::new_cache(int n_ctx, bool kv_f32) const {
+  const models::HParams& hp = model->hparams();
+  if (n_ctx <= 0) n_ctx = std::min(hp.n_ctx_train, kDefaultMaxCtx);
   // Sliding-window layers get a ring of their window rather than n_ctx rows.
-  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16,
-                               hp.layer_window);
+  return KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, kv_f32 ? DType::F32 : DType::F16,
+                         hp.layer_window);
+}
+
+Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
+  auto cache = impl_->new_cache(options.n_ctx, options.kv_f32);
   if (!cache) return cache.error();
   auto impl = std::make_unique<Session::Impl>();
   impl->owner = shared_from_this();
   impl->model = impl_.get();
   impl->cache = std::move(*cache);
   impl->options = options;
-  impl->options.n_ctx = n_ctx;
+  impl->options.n_ctx = impl->cache.n_ctx();
   impl->options.n_batch = std::max(1, options.n_batch);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
@@ -232,15 +235,14 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     const bool last = begin + n == tokens.size();
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(impl_->cache.n_past() + i);
-    float* out = all_logits ? impl_->logits.data() + begin * n_vocab : impl_->logits.data();
-    // Without all_logits only the final batch's last row is kept; earlier batches write scratch.
-    std::vector<float> scratch;
-    if (!all_logits && !last) {
-      scratch.resize(n_vocab);
-      out = scratch.data();
-    }
-    const Status st = m.model->forward(c, tokens.data() + begin, positions.data(), static_cast<int64_t>(n),
-                                       impl_->cache, all_logits, out);
+    // Without all_logits only the final batch's last row is wanted; earlier batches want none.
+    const models::SeqTokens seq{&impl_->cache, static_cast<int64_t>(n),
+                                all_logits ? models::LogitRows::kAll
+                                : last     ? models::LogitRows::kLast
+                                           : models::LogitRows::kNone};
+    float* out = impl_->logits.data() + (all_logits ? begin * n_vocab : 0);
+    const Status st = m.model->forward_batch(c, tokens.data() + begin, positions.data(),
+                                             std::span<const models::SeqTokens>(&seq, 1), out);
     if (!st.ok()) {
       impl_->rewind(static_cast<int>(n_past));  // a failed eval leaves the context as it was
       return st;
@@ -271,112 +273,30 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
                   [&](const GeneratedPiece& p) { return p.text.empty() || on_text(p.text); });
 }
 
-namespace {
-
-// Fills t's logprob (and top alternatives) from the logits: log-softmax at temperature 1.
-void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& tok, GeneratedToken& t) {
-  float mx = -INFINITY;
-  for (float x : logits)
-    if (std::isfinite(x)) mx = std::max(mx, x);
-  double sum = 0;
-  for (float x : logits)
-    if (std::isfinite(x)) sum += std::exp(static_cast<double>(x) - mx);
-  const double log_z = mx + std::log(sum);
-  auto lp = [&](int32_t id) {
-    const float x = logits[static_cast<size_t>(id)];
-    return std::isfinite(x) ? static_cast<float>(x - log_z) : -INFINITY;
-  };
-  t.logprob = lp(t.id);
-  if (top_n <= 0) return;
-  std::vector<int32_t> ids(logits.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
-  const size_t n = std::min(static_cast<size_t>(top_n), ids.size());
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
-                    [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); });
-  for (size_t i = 0; i < n; ++i) t.top.push_back({ids[i], tok.token_to_piece(ids[i]), lp(ids[i])});
-}
-
-}  // namespace
-
 Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
                                         const std::function<bool(const GeneratedPiece&)>& on_piece) {
   Model::Impl& m = *impl_->model;
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
-  const Tokenizer& tok = *m.tokenizer;
-  if (tokens.empty()) return make_error("the prompt is empty");
-  if (static_cast<int64_t>(tokens.size()) > n_ctx()) {
-    return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),
-                      n_ctx());
-  }
-  if (options.top_logprobs < 0 || options.top_logprobs > kMaxTopLogprobs)
-    return make_error("top_logprobs must be between 0 and %d, not %d", kMaxTopLogprobs, options.top_logprobs);
-  // Keep the longest common prefix of the context and the prompt, less at least one token:
-  // the prompt's last token must be evaluated for the logits of the first sampled one.
-  const std::vector<int32_t>& held = impl_->context;
-  size_t keep = std::mismatch(held.begin(), held.end(), tokens.begin(), tokens.end()).first - held.begin();
-  keep = std::min(keep, tokens.size() - 1);
-  // A sliding-window layer's ring has already dropped keys a rewind far back would need.
-  if (!impl_->cache.can_rewind_to(static_cast<int>(keep))) keep = 0;
-  impl_->rewind(static_cast<int>(keep));
-  GenerateStats stats;
-  stats.prompt_tokens = static_cast<int>(tokens.size());
-  stats.prompt_cached_tokens = static_cast<int>(keep);
+  const int n_vocab = m.model->hparams().n_vocab;
+  MINNOW_CHECK_OK(check_generation(tokens, options, n_ctx(), n_vocab));
+  const int keep = reusable_prefix(impl_->context, tokens, impl_->cache);
+  impl_->rewind(keep);
   auto t0 = std::chrono::steady_clock::now();
   MINNOW_CHECK_OK(eval(std::span<const int32_t>(tokens).subspan(keep), false));
-  stats.prompt_seconds = seconds_since(t0);
+  const double prompt_seconds = seconds_since(t0);
 
-  Sampler sampler(options.sampling, m.model->hparams().n_vocab);
-  for (int32_t t : tokens) sampler.accept(t);
-
-  Utf8Stream utf8;
-  StopFilter stop(options.stop);
-  std::vector<GeneratedToken> out_tokens;
-  // Hands on text and tokens; false when the caller wants no more.
-  auto emit = [&](const std::string& text) {
-    if (text.empty() && out_tokens.empty()) return true;
-    const bool more = on_piece(GeneratedPiece{text, out_tokens});
-    out_tokens.clear();
-    return more;
-  };
-  auto t1 = std::chrono::steady_clock::now();
-  stats.done_reason = "length";
-  bool stopped = false;
-  while (options.num_predict < 0 || stats.generated_tokens < options.num_predict) {
-    const std::span<const float> lg = logits(0);
-    const int32_t id = sampler.sample(lg.data());
-    if (tok.is_eog(id)) {
-      stats.done_reason = "stop";
-      break;
-    }
-    sampler.accept(id);
-    ++stats.generated_tokens;
-    GeneratedToken g;
-    g.id = id;
-    g.text = tok.token_to_piece(id);
-    if (options.logprobs || options.top_logprobs > 0) fill_logprobs(lg, options.top_logprobs, tok, g);
-    const std::string piece = utf8.push(g.text);
-    const std::string text = stop.push(std::move(g), piece, out_tokens);
-    if (!emit(text)) {
-      stats.done_reason = "stop";
-      stopped = true;
-      break;
-    }
-    if (stop.matched()) {
-      stats.done_reason = "stop";
-      stopped = true;
-      break;
-    }
-    if (options.num_predict >= 0 && stats.generated_tokens >= options.num_predict) break;
-    if (n_past() >= n_ctx()) break;  // context full
-    const int32_t next[1] = {id};
-    MINNOW_CHECK_OK(eval(next, false));
+  Generation gen(*m.tokenizer, options, n_vocab, tokens,
+                 [&](const GeneratedPiece& piece, bool) { return on_piece(piece); });
+  while (!gen.done()) {
+    const std::optional<int32_t> next = gen.step(logits(0), n_past() >= n_ctx());
+    if (!next) break;
+    const int32_t one[1] = {*next};
+    MINNOW_CHECK_OK(eval(one, false));
   }
-  if (!stopped) {
-    std::string rest = stop.push_text(utf8.flush(), out_tokens);
-    if (!stop.matched()) rest += stop.flush(out_tokens);
-    emit(rest);
-  }
-  stats.generate_seconds = seconds_since(t1);
+  GenerateStats stats = gen.stats();
+  stats.prompt_tokens = static_cast<int>(tokens.size());
+  stats.prompt_cached_tokens = keep;
+  stats.prompt_seconds = prompt_seconds;
   return stats;
 }
 

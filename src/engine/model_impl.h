@@ -1,4 +1,5 @@
-// Model::Impl, shared by the engine's files (engine.cpp, chat_format.cpp); not public.
+// Model::Impl, shared by the engine's files (engine.cpp, chat_format.cpp, batch_generator.cpp);
+// not public.
 #pragma once
 
 #include <memory>
@@ -26,6 +27,10 @@ struct Model::Impl {
   // that does not parse is reported when a conversation is formatted, not at load (--raw and
   // logits do not need it).
   Result<chat::Template> chat_template = Error{"chat template: not parsed"};
+
+  // A KV cache for a session or a batch slot: n_ctx positions (<= 0: the trained context,
+  // capped at 4096), sliding-window layers keeping a ring of their window.
+  Result<KvCache> new_cache(int n_ctx, bool kv_f32) const;
 };
 
 }  // namespace minnow

@@ -57,6 +57,14 @@ int64_t rows_kernel_grain(int64_t n_out, int n_threads) {
 constexpr int64_t kGemmMinTokens = 4;
 constexpr int64_t kGemmTokenGroup = 16 * kGemmTokens;
 
+// Packed weights with a packed GEMM (AMX tiles of 16 tokens): a tile costs about the same for
+// 1 to 16 tokens, while the packed_matmul kernels' cost grows with the tokens up to 8 and then
+// jumps to a 16-token pass. One thread, a 4864 x 896 Q4_0 matrix (bench of matmul, best of 200):
+// packed_matmul 259 / 501 / 501 / 1006 / 1084 us for 4 / 6 / 8 / 9 / 16 tokens, the AMX GEMM
+// 714 / 722 / 728 / 729 / 653 us. Below 9 tokens, as a batch of decoding sequences is, the
+// packed_matmul kernels are faster.
+constexpr int64_t kPackedGemmMinTokens = 9;
+
 // A buffer of at least n bytes aligned to 64 (a cache line, and a 512-bit register), owned by
 // the calling thread and only growing.
 char* thread_buffer(std::vector<char>& buf, size_t n) {
@@ -214,7 +222,7 @@ void matmul(const KernelTable& kt, ThreadPool& pool, DType wtype, std::span<cons
   bool packed = kt.packed_matmul[static_cast<size_t>(wtype)] != nullptr;
   for (const MatmulOut& part : parts) packed = packed && part.packed != nullptr;
   const bool packed_gemm = packed && kt.packed_gemm[static_cast<size_t>(wtype)] != nullptr &&
-                           n_tokens >= kGemmMinTokens && n_rows * n_in * n_tokens >= kParallelMinMacs;
+                           n_tokens >= kPackedGemmMinTokens && n_rows * n_in * n_tokens >= kParallelMinMacs;
   // [n_tokens][n_in / 32] packed_matmul's activation block info.
   const bool want_info = packed && !packed_gemm;
   thread_local std::vector<PackedActBlock> info;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/kernel_table.h"
+#include "models/batch.h"
 #include "tensor/dtype.h"
 
 namespace minnow::models {
@@ -60,11 +61,12 @@ std::vector<nn::Weight*> Decoder::linear_weights() {
   return out;
 }
 
-Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
-                        int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const {
+Status Decoder::forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                              std::span<const SeqTokens> seqs, float* logits) const {
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
-  MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
+  int64_t n_tokens = 0;
+  MINNOW_ASSIGN_OR_RETURN(n_tokens, check_seqs(hp_, tokens, positions, seqs));
   nn::Scratch own;  // used when the caller keeps no scratch
   const auto [x, h, q, k, v, att, gate, up] =
       (c.scratch != nullptr ? *c.scratch : own)
@@ -83,11 +85,25 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     c.kt.to_float[static_cast<int>(tok_embd_.type)](row, x + t * E, E);
   }
 
-  nn::RopeParams rope = hp_.rope;
-  const bool long_ctx = !rope_factors_long_.empty() && cache.n_ctx() > rope_long_after_;
-  const std::vector<float>& factors = long_ctx ? rope_factors_long_ : rope_factors_;
-  rope.freq_factors = factors.empty() ? nullptr : factors.data();
-  const nn::RopeAngles angles(rope, positions, n_tokens);
+  // Each sequence's rotation angles: LongRoPE picks its factors by the context its cache was
+  // made for.
+  std::vector<nn::RopeAngles> angles;
+  angles.reserve(seqs.size());
+  for (int64_t t = 0; const SeqTokens& s : seqs) {
+    nn::RopeParams rope = hp_.rope;
+    const bool long_ctx = !rope_factors_long_.empty() && s.cache->n_ctx() > rope_long_after_;
+    const std::vector<float>& factors = long_ctx ? rope_factors_long_ : rope_factors_;
+    rope.freq_factors = factors.empty() ? nullptr : factors.data();
+    angles.emplace_back(rope, positions + t, s.n_tokens);
+    t += s.n_tokens;
+  }
+  auto rotate = [&](float* rows, int n_heads) {
+    int64_t t = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      angles[i].rotate(rows + t * n_heads * hd, n_heads, hd);
+      t += seqs[i].n_tokens;
+    }
+  };
   nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
 
   for (int il = 0; il < hp_.n_layer; ++il) {
@@ -100,13 +116,13 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     if (!l.bq.empty()) nn::add_bias(q, l.bq.data(), q_dim, n_tokens);
     if (!l.bk.empty()) nn::add_bias(k, l.bk.data(), kv_dim, n_tokens);
     if (!l.bv.empty()) nn::add_bias(v, l.bv.data(), kv_dim, n_tokens);
-    angles.rotate(q, hp_.n_head, hd);
-    angles.rotate(k, hp_.n_head_kv, hd);
+    rotate(q, hp_.n_head);
+    rotate(k, hp_.n_head_kv);
     c.emit("q", il, q, n_tokens * q_dim);
     c.emit("k", il, k, n_tokens * kv_dim);
     c.emit("v", il, v, n_tokens * kv_dim);
     ap.window = hp_.layer_window.empty() ? 0 : hp_.layer_window[il];
-    nn::self_attention(c, ap, cache, il, k, v, q, n_tokens, positions, att);
+    self_attention(c, ap, seqs, il, k, v, q, positions, att);
     c.emit("attn", il, att, n_tokens * q_dim);
     nn::linear(c, l.wo, att, n_tokens, h);
     nn::add_inplace(x, h, n_tokens * E);
@@ -123,12 +139,8 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     c.emit("ffn_out", il, x, n_tokens * E);
   }
 
-  // Only the rows whose logits are wanted go through the (large) output matrix.
-  const int64_t first = all_logits ? 0 : n_tokens - 1;
-  const int64_t n_out = n_tokens - first;
-  nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
-  nn::linear(c, output_, h, n_out, logits);
-  cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
+  output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, logits);
+  advance_caches(seqs, positions);
   return Status();
 }
 

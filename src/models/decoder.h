@@ -32,8 +32,8 @@ struct DecoderLayer {
 // load_embeddings, fills layers_ (and the RoPE factors it has), then finish_load.
 class Decoder : public Model {
  public:
-  Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
-                 KvCache& cache, bool all_logits, float* logits) const override;
+  Status forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                       std::span<const SeqTokens> seqs, float* logits) const override;
 
  protected:
   // token_embd.weight, output_norm.weight and output.weight (absent: tied to token_embd).

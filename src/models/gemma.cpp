@@ -9,6 +9,7 @@
 
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
+#include "models/batch.h"
 #include "models/loader.h"
 
 namespace minnow::models {
@@ -84,9 +85,11 @@ class Gemma final : public Model {
     return out;
   }
 
-  Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
-                 KvCache& cache, bool all_logits, float* logits) const override {
-    MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
+  Status forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                       std::span<const SeqTokens> seqs, float* logits) const override {
+    auto checked = check_seqs(hp_, tokens, positions, seqs);
+    if (!checked) return checked.error();
+    const int64_t n_tokens = *checked;
     const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
     nn::Scratch own;  // used when the caller keeps no scratch
@@ -133,7 +136,7 @@ class Gemma final : public Model {
       c.emit("q", il, q, n_tokens * q_dim);
       c.emit("k", il, k, n_tokens * kv_dim);
       c.emit("v", il, v, n_tokens * kv_dim);
-      nn::self_attention(c, ap, cache, il, k, v, q, n_tokens, positions, att);
+      self_attention(c, ap, seqs, il, k, v, q, positions, att);
       c.emit("attn", il, att, n_tokens * q_dim);
       nn::linear(c, l.wo, att, n_tokens, h);
       nn::rms_norm(h, l.post_attention_norm.data(), E, n_tokens, hp_.rms_eps, h);
@@ -152,13 +155,9 @@ class Gemma final : public Model {
       c.emit("ffn_out", il, x, n_tokens * E);
     }
 
-    // Only the rows whose logits are wanted go through the (large) output matrix.
-    const int64_t first = all_logits ? 0 : n_tokens - 1;
-    const int64_t n_out = n_tokens - first;
-    nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
-    nn::linear(c, output_, h, n_out, logits);
+    const int64_t n_out = output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, logits);
     if (cfg_.final_softcap > 0) nn::softcap_inplace(logits, n_out * hp_.n_vocab, cfg_.final_softcap);
-    cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
+    advance_caches(seqs, positions);
     return Status();
   }
 

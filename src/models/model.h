@@ -1,11 +1,12 @@
 // The architecture-independent model interface: hyperparameters read from GGUF metadata, a
-// forward pass over a batch of tokens, and the registry that maps general.architecture to the
+// forward pass over a batch of tokens of one or several sequences, and the registry that maps general.architecture to the
 // code that loads it. An architecture is a small file built from nn/ blocks (see llama.cpp).
 #pragma once
 
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,18 @@ struct HParams {
   std::vector<int> layer_window;
 };
 
+// Which of a sequence's rows in a batch get logits: none (a prompt chunk that is not the
+// prompt's end), the last (the next token is sampled from it), or all (scoring every position).
+enum class LogitRows { kNone, kLast, kAll };
+
+// A sequence's share of a batch (Model::forward_batch): n_tokens consecutive tokens, stored in
+// and attending to its own KV cache.
+struct SeqTokens {
+  KvCache* cache = nullptr;
+  int64_t n_tokens = 0;
+  LogitRows logits = LogitRows::kLast;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -48,11 +61,25 @@ class Model {
   // dependent part excluded): the work a prompt token costs, for compute roofline figures.
   uint64_t flops_per_token() const { return flops_per_token_; }
 
-  // Runs tokens [n_tokens] at positions [n_tokens] (consecutive, starting at cache.n_past()),
-  // storing their keys and values in the cache. Writes logits [n_vocab] of every token when
-  // all_logits, else of the last token only. Errors: token id out of range, context overflow.
-  virtual Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
-                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const = 0;
+  // Runs a batch of tokens of several sequences: tokens and positions [n_tokens], where
+  // seqs[0] has the first seqs[0].n_tokens of them, seqs[1] the next, and so on. Each sequence's
+  // positions are consecutive, starting at its cache's n_past(); its keys and values go to its
+  // own cache, and its tokens attend only to that cache. The linear layers run over the whole
+  // batch at once (the weights are read once for every sequence); a row's results are those of
+  // its sequence run alone, bit for bit, whatever else is in the batch. Writes logits
+  // [n_rows][n_vocab], the rows each sequence asks for, in the order of seqs. Errors: token id
+  // out of range, context overflow, a cache named twice, a cache made for another model.
+  virtual Status forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                               std::span<const SeqTokens> seqs, float* logits) const = 0;
+
+  // One sequence: tokens [n_tokens] at positions [n_tokens] (consecutive, starting at
+  // cache.n_past()). Writes logits [n_vocab] of every token when all_logits, else of the last
+  // token only.
+  Status forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
+                 KvCache& cache, bool all_logits, float* logits) const {
+    const SeqTokens seq{&cache, n_tokens, all_logits ? LogitRows::kAll : LogitRows::kLast};
+    return forward_batch(c, tokens, positions, std::span<const SeqTokens>(&seq, 1), logits);
+  }
 
   // Gives the linear weights of the types kt has packed kernels for a packed copy (kernels/
   // packed.h), owned by the model, packing on pool (null: this thread), and drops their file

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <span>
+#include <utility>
 #include <vector>
 
 namespace minnow::nn {
@@ -152,24 +154,41 @@ int first_key(const AttentionParams& p, int pos) {
   return p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
 }
 
+// The query rows of one sequence in an attention pass over several (attend below).
+struct Rows {
+  const KvCache* cache;
+  const float* q;  // [n_tokens][n_head][head_dim]
+  float* out;      // [n_tokens][n_head][head_dim]
+  const int32_t* positions;
+  int64_t n_tokens;
+};
+
 // Head by head with the f32 helpers of the kernel table.
-void attention_per_head(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer,
-                        const float* q, int64_t n_tokens, const int32_t* positions, float* out) {
+void attention_per_head(const Compute& c, const AttentionParams& p, int layer, std::span<const Rows> seqs) {
   const int hd = p.head_dim;
   const int group = p.n_head / p.n_head_kv;
-  const bool f16 = cache.type() == DType::F16;
   const kernels::KernelTable& kt = c.kt;
+  // [n_tokens of all] each token's sequence and row there. Kept from call to call (decoding
+  // allocates nothing); the pool's threads read the calling thread's copy through the reference.
+  thread_local std::vector<std::pair<int32_t, int64_t>> token_buf;
+  std::vector<std::pair<int32_t, int64_t>>& token = token_buf;
+  token.clear();
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (int64_t t = 0; t < seqs[i].n_tokens; ++t) token.emplace_back(static_cast<int32_t>(i), t);
   // One task per (token, head): independent, so results do not depend on the thread count.
-  c.pool.parallel_for(n_tokens * p.n_head, 4, [&](int64_t begin, int64_t end) {
+  c.pool.parallel_for(static_cast<int64_t>(token.size()) * p.n_head, 4, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;  // [n_keys] for the current task
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / p.n_head;
+      const auto [seq, t] = token[static_cast<size_t>(task / p.n_head)];
+      const Rows& r = seqs[static_cast<size_t>(seq)];
+      const KvCache& cache = *r.cache;
+      const bool f16 = cache.type() == DType::F16;
       const int h = static_cast<int>(task % p.n_head);
       const int kvh = h / group;
-      const int first = first_key(p, positions[t]);
-      const int n_keys = positions[t] + 1 - first;
-      const float* qh = q + (t * p.n_head + h) * hd;
-      float* oh = out + (t * p.n_head + h) * hd;
+      const int first = first_key(p, r.positions[t]);
+      const int n_keys = r.positions[t] + 1 - first;
+      const float* qh = r.q + (t * p.n_head + h) * hd;
+      float* oh = r.out + (t * p.n_head + h) * hd;
       scores.resize(n_keys);
       for (int j = 0; j < n_keys; ++j) {
         const uint8_t* kr = cache.k_row(layer, first + j);
@@ -191,15 +210,14 @@ void attention_per_head(const Compute& c, const AttentionParams& p, const KvCach
 }
 
 // With the table's flash-attention tiles. A task is a tile: up to kTileTokens consecutive
-// tokens x the heads of one GQA group. 32 tokens fill whole vectors of rows (32 x group) and
-// make half the passes over K and V that 16 do (pp2048 of SmolLM2-135M on 2 threads ~1.3x
-// faster, pp512 the same); a short batch takes fewer tokens per tile so that the pool still has
-// two tasks per thread. Tiles of the latest tokens, which see the most keys, are handed out
-// first. A row's result does not depend on its tile (AttnTileFn), so none of this changes
-// results.
+// tokens of one sequence x the heads of one GQA group. 32 tokens fill whole vectors of rows
+// (32 x group) and make half the passes over K and V that 16 do (pp2048 of SmolLM2-135M on 2
+// threads ~1.3x faster, pp512 the same); a short batch takes fewer tokens per tile so that the
+// pool still has two tasks per thread. Each sequence's tiles of the latest tokens, which see
+// the most keys, are handed out first. A row's result does not depend on its tile
+// (AttnTileFn), so none of this changes results.
 template <class E>
-void attention_tiled(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer,
-                     const float* q, int64_t n_tokens, const int32_t* positions, float* out,
+void attention_tiled(const Compute& c, const AttentionParams& p, int layer, std::span<const Rows> seqs,
                      kernels::AttnTileFn<E> tile_fn) {
   constexpr int64_t kTileTokens = 32;
   const int hd = p.head_dim;
@@ -207,37 +225,47 @@ void attention_tiled(const Compute& c, const AttentionParams& p, const KvCache& 
   const int heads = group <= kernels::kAttnTileRows ? group : 1;
   const int head_tiles = p.n_head / heads;
   int64_t tokens = std::min<int64_t>(kTileTokens, kernels::kAttnTileRows / heads);
-  auto token_tiles = [&] { return (n_tokens + tokens - 1) / tokens; };
+  auto token_tiles = [&] {
+    int64_t n = 0;
+    for (const Rows& r : seqs) n += (r.n_tokens + tokens - 1) / tokens;
+    return n;
+  };
   while (tokens > 1 && token_tiles() * head_tiles < 2 * static_cast<int64_t>(c.pool.size()))
     tokens = (tokens + 1) / 2;
-  const int64_t n_tiles = token_tiles();
+  // [token tiles] the sequence and first row of each; kept as token_buf above is.
+  thread_local std::vector<std::pair<int32_t, int64_t>> tiles_buf;
+  std::vector<std::pair<int32_t, int64_t>>& tiles = tiles_buf;
+  tiles.clear();
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (int64_t k = (seqs[i].n_tokens + tokens - 1) / tokens - 1; k >= 0; --k)
+      tiles.emplace_back(static_cast<int32_t>(i), k * tokens);
   const int64_t q_stride = static_cast<int64_t>(p.n_head) * hd;
-  const int64_t kv_dim = cache.n_kv_dim();
-  c.pool.parallel_for(n_tiles * head_tiles, 1, [&](int64_t begin, int64_t end) {
+  c.pool.parallel_for(static_cast<int64_t>(tiles.size()) * head_tiles, 1, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> work;  // the kernel's scratch, kept across calls
     work.resize(static_cast<size_t>(kernels::attn_tile_work_floats(hd, static_cast<int>(tokens) * heads)));
     int32_t first[kernels::kAttnTileRows], last[kernels::kAttnTileRows];
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t0 = (n_tiles - 1 - task / head_tiles) * tokens;
+      const auto [seq, t0] = tiles[static_cast<size_t>(task / head_tiles)];
+      const Rows& r = seqs[static_cast<size_t>(seq)];
       const int h0 = static_cast<int>(task % head_tiles) * heads;
       const int kvh = h0 / group;
       kernels::AttnTile<E> a{};
       a.head_dim = hd;
-      a.n_tokens = static_cast<int>(std::min(tokens, n_tokens - t0));
+      a.n_tokens = static_cast<int>(std::min(tokens, r.n_tokens - t0));
       a.n_heads = heads;
       for (int t = 0; t < a.n_tokens; ++t) {
-        last[t] = positions[t0 + t];
+        last[t] = r.positions[t0 + t];
         first[t] = first_key(p, last[t]);
       }
       a.first = first;
       a.last = last;
-      a.q = q + t0 * q_stride + static_cast<int64_t>(h0) * hd;
-      a.out = out + t0 * q_stride + static_cast<int64_t>(h0) * hd;
+      a.q = r.q + t0 * q_stride + static_cast<int64_t>(h0) * hd;
+      a.out = r.out + t0 * q_stride + static_cast<int64_t>(h0) * hd;
       a.q_stride = q_stride;
-      a.k = reinterpret_cast<const E*>(cache.k_row(layer, 0)) + static_cast<int64_t>(kvh) * hd;
-      a.v = reinterpret_cast<const E*>(cache.v_row(layer, 0)) + static_cast<int64_t>(kvh) * hd;
-      a.kv_stride = kv_dim;
-      a.ring = cache.capacity(layer);
+      a.k = reinterpret_cast<const E*>(r.cache->k_row(layer, 0)) + static_cast<int64_t>(kvh) * hd;
+      a.v = reinterpret_cast<const E*>(r.cache->v_row(layer, 0)) + static_cast<int64_t>(kvh) * hd;
+      a.kv_stride = r.cache->n_kv_dim();
+      a.ring = r.cache->capacity(layer);
       a.scale = p.scale;
       a.softcap = p.softcap;
       tile_fn(a, work.data());
@@ -245,23 +273,37 @@ void attention_tiled(const Compute& c, const AttentionParams& p, const KvCache& 
   });
 }
 
+// Attention of the rows of several sequences, each over its own cache, in one pass over the
+// pool: each row's result is that of attention() of its sequence alone.
+void attend(const Compute& c, const AttentionParams& p, int layer, std::span<const Rows> seqs) {
+  for (const Rows& r : seqs) {
+    // A ring layer holds only its window: a global query or too long a batch would read rows
+    // that other positions have overwritten.
+    assert(r.cache->capacity(layer) == r.cache->n_ctx() || (p.window > 0 && p.window <= r.cache->window(layer)));
+    assert(r.n_tokens <= r.cache->max_chunk(layer));
+    if (r.cache->type() != seqs[0].cache->type()) {  // one kernel per pass: each on its own
+      for (const Rows& one : seqs) attend(c, p, layer, std::span<const Rows>(&one, 1));
+      return;
+    }
+  }
+  const kernels::KernelTable& kt = c.kt;
+  const DType type = seqs[0].cache->type();
+  const bool fits = p.head_dim <= kernels::kAttnMaxHeadDim;
+  if (type == DType::F16 && fits && kt.attn_tile_f16) {
+    attention_tiled<uint16_t>(c, p, layer, seqs, kt.attn_tile_f16);
+  } else if (type == DType::F32 && fits && kt.attn_tile_f32) {
+    attention_tiled<float>(c, p, layer, seqs, kt.attn_tile_f32);
+  } else {
+    attention_per_head(c, p, layer, seqs);
+  }
+}
+
 }  // namespace
 
 void attention(const Compute& c, const AttentionParams& p, const KvCache& cache, int layer, const float* q,
                int64_t n_tokens, const int32_t* positions, float* out) {
-  // A ring layer holds only its window: a global query or too long a batch would read rows
-  // that other positions have overwritten.
-  assert(cache.capacity(layer) == cache.n_ctx() || (p.window > 0 && p.window <= cache.window(layer)));
-  assert(n_tokens <= cache.max_chunk(layer));
-  const kernels::KernelTable& kt = c.kt;
-  const bool fits = p.head_dim <= kernels::kAttnMaxHeadDim;
-  if (cache.type() == DType::F16 && fits && kt.attn_tile_f16) {
-    attention_tiled<uint16_t>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_tile_f16);
-  } else if (cache.type() == DType::F32 && fits && kt.attn_tile_f32) {
-    attention_tiled<float>(c, p, cache, layer, q, n_tokens, positions, out, kt.attn_tile_f32);
-  } else {
-    attention_per_head(c, p, cache, layer, q, n_tokens, positions, out);
-  }
+  const Rows rows{&cache, q, out, positions, n_tokens};
+  attend(c, p, layer, std::span<const Rows>(&rows, 1));
 }
 
 void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens) {
@@ -270,13 +312,25 @@ void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens) {
 
 void self_attention(const Compute& c, const AttentionParams& p, KvCache& cache, int layer, const float* k,
                     const float* v, const float* q, int64_t n_tokens, const int32_t* positions, float* out) {
-  const int64_t kv_dim = cache.n_kv_dim();
+  const SeqAttention seq{&cache, n_tokens, positions, k, v, q, out};
+  self_attention(c, p, layer, std::span<const SeqAttention>(&seq, 1));
+}
+
+void self_attention(const Compute& c, const AttentionParams& p, int layer, std::span<const SeqAttention> seqs) {
   const int64_t q_dim = static_cast<int64_t>(p.n_head) * p.head_dim;
-  const int64_t chunk = cache.max_chunk(layer);
-  for (int64_t t = 0; t < n_tokens; t += chunk) {
-    const int64_t n = std::min(chunk, n_tokens - t);
-    kv_store(c, cache, layer, k + t * kv_dim, v + t * kv_dim, n, positions + t);
-    attention(c, p, cache, layer, q + t * q_dim, n, positions + t, out + t * q_dim);
+  thread_local std::vector<Rows> rows;
+  // Round r stores each sequence's r-th chunk, then attends with all of them.
+  for (int64_t round = 0;; ++round) {
+    rows.clear();
+    for (const SeqAttention& s : seqs) {
+      const int64_t chunk = s.cache->max_chunk(layer), t = round * chunk;
+      if (t >= s.n_tokens) continue;
+      const int64_t n = std::min(chunk, s.n_tokens - t), kv_dim = s.cache->n_kv_dim();
+      kv_store(c, *s.cache, layer, s.k + t * kv_dim, s.v + t * kv_dim, n, s.positions + t);
+      rows.push_back({s.cache, s.q + t * q_dim, s.out + t * q_dim, s.positions + t, n});
+    }
+    if (rows.empty()) return;
+    attend(c, p, layer, rows);
   }
 }
 

@@ -106,4 +106,18 @@ void add_bias(float* x, const float* bias, int64_t n, int64_t n_tokens);
 void self_attention(const Compute& c, const AttentionParams& p, KvCache& cache, int layer, const float* k,
                     const float* v, const float* q, int64_t n_tokens, const int32_t* positions, float* out);
 
+// One sequence's rows of a batch that holds several, each sequence in its own cache.
+struct SeqAttention {
+  KvCache* cache = nullptr;
+  int64_t n_tokens = 0;
+  const int32_t* positions = nullptr;  // [n_tokens], consecutive
+  const float* k = nullptr;            // [n_tokens][n_kv_dim]
+  const float* v = nullptr;            // [n_tokens][n_kv_dim]
+  const float* q = nullptr;            // [n_tokens][n_head][head_dim]
+  float* out = nullptr;                // [n_tokens][n_head][head_dim]
+};
+// self_attention of each sequence over its own cache, with one pass over the pool for all of
+// them (per chunk; one for decoding tokens): each row's result is that of its sequence alone.
+void self_attention(const Compute& c, const AttentionParams& p, int layer, std::span<const SeqAttention> seqs);
+
 }  // namespace minnow::nn

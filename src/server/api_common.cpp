@@ -266,21 +266,14 @@ Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatM
 }
 
 Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> prompt, RunParameters p) {
-  Job job;
-  job.lock = std::unique_lock(m->session_mu);
-  if (!m->session || m->session_ctx != p.n_ctx) {
-    m->session.reset();
-    SessionOptions so;
-    so.n_ctx = p.n_ctx;
-    auto s = m->model->new_session(so);
-    if (!s) return s.error();
-    m->session = std::move(*s);
-    m->session_ctx = p.n_ctx;
-  }
   if (prompt.empty()) return make_error("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) > m->session->n_ctx()) {
+  Job job;
+  auto use = use_generator(m, p.n_ctx);
+  if (!use) return use.error();
+  job.generator = std::move(*use);
+  if (static_cast<int64_t>(prompt.size()) > job.generator->n_ctx()) {
     return make_error("the prompt is %zu tokens, longer than the context of %d tokens (raise num_ctx)", prompt.size(),
-                      m->session->n_ctx());
+                      job.generator->n_ctx());
   }
   job.model = std::move(m);
   job.prompt = std::move(prompt);
@@ -288,8 +281,9 @@ Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> pro
   return job;
 }
 
-Result<GenerateStats> Job::run(const std::function<bool(const GeneratedPiece&)>& on_piece) {
-  return model->session->generate(prompt, params.generate, on_piece);
+Result<GenerateStats> Job::run(const GenerateOptions& options,
+                               const std::function<bool(const GeneratedPiece&)>& on_piece) const {
+  return generator->generate(prompt, options, on_piece);
 }
 
 }  // namespace minnow::server

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -76,16 +75,21 @@ std::string rfc3339_now();
 Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatMessage> messages,
                                          const std::string& tools_json);
 
-// One generation, ready to run: it holds the model's session (created or re-created for
-// the requested num_ctx) from prepare_job until it is destroyed, so that a prompt too long for
-// the context is refused before any response is sent.
+// One generation, ready to run: it holds the model's generator (for the requested num_ctx)
+// from prepare_job until it is destroyed, so that a prompt too long for the context is refused
+// before any response is sent. Runs of one job or several may go at once: they decode together.
 struct Job {
   std::shared_ptr<LoadedModel> model;
-  std::unique_lock<std::mutex> lock;
+  GeneratorUse generator;
   std::vector<int32_t> prompt;
   RunParameters params;
-  // on_piece returning false stops generation (a client that went away).
-  Result<GenerateStats> run(const std::function<bool(const GeneratedPiece&)>& on_piece);
+  // on_piece returning false stops this generation (a client that went away).
+  Result<GenerateStats> run(const std::function<bool(const GeneratedPiece&)>& on_piece) const {
+    return run(params.generate, on_piece);
+  }
+  // The same with other options (the choices of an OpenAI request differ by seed).
+  Result<GenerateStats> run(const GenerateOptions& options,
+                            const std::function<bool(const GeneratedPiece&)>& on_piece) const;
 };
 Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> prompt, RunParameters p);
 

@@ -16,8 +16,66 @@ Clock::time_point expiry(double keep_alive_s) {
 
 }  // namespace
 
-ModelPool::ModelPool(Store store, int n_threads, double keep_alive_s)
-    : store_(std::move(store)), n_threads_(n_threads), keep_alive_s_(keep_alive_s) {}
+int LoadedModel::context_length() const {
+  std::lock_guard lk(gen_mu);
+  return generator ? generator->n_ctx() : 0;
+}
+
+GeneratorUse& GeneratorUse::operator=(GeneratorUse&& o) noexcept {
+  if (this != &o) {
+    release();
+    m_ = std::move(o.m_);
+    g_ = std::move(o.g_);
+  }
+  return *this;
+}
+
+void GeneratorUse::release() {
+  if (!g_) return;
+  {
+    std::lock_guard lk(m_->gen_mu);
+    --m_->generator_users;
+    g_.reset();
+  }
+  m_->gen_cv.notify_all();
+  m_.reset();
+}
+
+Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_ctx) {
+  std::unique_lock lk(m->gen_mu);
+  bool waiting = false;  // counted in ctx_waiters
+  for (;;) {
+    const bool fits = m->generator && m->generator_ctx == n_ctx;
+    // Another context's requests wait: this one goes behind them.
+    if (fits && m->ctx_waiters == (waiting ? 1 : 0)) break;
+    if (!fits && m->generator_users == 0) {
+      m->generator.reset();  // its KV caches go before the new ones are made
+      auto g = BatchGenerator::create(m->model, BatchOptions{.n_slots = m->n_parallel, .n_ctx = n_ctx});
+      if (!g) {
+        if (waiting) --m->ctx_waiters;
+        m->gen_cv.notify_all();
+        return g.error();
+      }
+      m->generator = std::move(*g);
+      m->generator_ctx = n_ctx;
+      break;
+    }
+    if (!fits && !waiting) {
+      waiting = true;
+      ++m->ctx_waiters;
+    }
+    m->gen_cv.wait(lk);
+  }
+  if (waiting) {
+    --m->ctx_waiters;
+    m->gen_cv.notify_all();  // requests for this context that waited behind this one
+  }
+  ++m->generator_users;
+  return GeneratorUse(m, m->generator);
+}
+
+ModelPool::ModelPool(Store store, int n_threads, double keep_alive_s, int n_parallel)
+    : store_(std::move(store)), n_threads_(n_threads), keep_alive_s_(keep_alive_s), n_parallel_(n_parallel) {}
 
 ModelPool::~ModelPool() = default;
 
@@ -57,6 +115,7 @@ Result<ModelPool::Acquired> ModelPool::acquire(const std::string& name, bool* no
   m->defaults = std::move(*found);
   m->model = std::move(*model);
   m->loaded_at = Clock::now();
+  m->n_parallel = n_parallel_;
   // A model replaced in the store under the same name (a new digest) is dropped when idle.
   for (Entry& e : entries_)
     if (e.model->name == key) e.unload_when_idle = true;

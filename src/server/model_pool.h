@@ -1,8 +1,8 @@
 // The models a server holds in memory: loaded on first use by name (a store name or a GGUF
 // path), kept for their keep_alive after the last request, then unloaded (Ollama's
 // semantics: a negative keep_alive keeps a model until the server stops, 0 unloads it when
-// its requests finish). Each loaded model has one session, used by one request at a time;
-// requests for the same model wait their turn.
+// its requests finish). Each loaded model has a BatchGenerator whose slots its requests share
+// (they decode together; beyond the slots they wait their turn).
 #pragma once
 
 #include <chrono>
@@ -23,12 +23,43 @@ struct LoadedModel {
   StoredModel defaults;  // the store's system message, template and parameters (when stored)
   std::shared_ptr<Model> model;
   std::chrono::system_clock::time_point loaded_at;
+  int n_parallel = 4;  // the generator's slots
 
-  // One generation at a time on the session (held for the whole request).
-  std::mutex session_mu;
-  std::unique_ptr<Session> session;  // created on first use, again when num_ctx changes
-  int session_ctx = -1;              // the n_ctx it was asked for
+  // The slots' context size, 0 before the first request.
+  int context_length() const;
+
+  // The generator (use_generator below), under gen_mu: created for the num_ctx of the first
+  // request, re-created for a request asking another once no request uses it.
+  mutable std::mutex gen_mu;
+  std::condition_variable gen_cv;  // a user went, or the generator changed
+  std::shared_ptr<BatchGenerator> generator;
+  int generator_ctx = -1;  // the num_ctx it was asked for
+  int generator_users = 0;
+  int ctx_waiters = 0;  // requests waiting to re-create it for another num_ctx
 };
+
+// A request's hold on its model's generator, given back when destroyed (or moved from).
+class GeneratorUse {
+ public:
+  GeneratorUse() = default;
+  GeneratorUse(std::shared_ptr<LoadedModel> m, std::shared_ptr<BatchGenerator> g)
+      : m_(std::move(m)), g_(std::move(g)) {}
+  GeneratorUse(GeneratorUse&& o) noexcept : m_(std::move(o.m_)), g_(std::move(o.g_)) {}
+  GeneratorUse& operator=(GeneratorUse&& o) noexcept;
+  ~GeneratorUse() { release(); }
+  BatchGenerator* operator->() const { return g_.get(); }
+
+ private:
+  void release();
+  std::shared_ptr<LoadedModel> m_;
+  std::shared_ptr<BatchGenerator> g_;
+};
+
+// The model's generator for requests of num_ctx n_ctx (0: the model's default): the current
+// one when it has that context, else a new one once every request using the current one has
+// ended (requests for the current context that come meanwhile wait too, so the switch is not
+// starved). Errors: the generator cannot be made (its KV caches do not fit in memory).
+Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_ctx);
 
 struct LoadedInfo {
   std::string name;
@@ -39,8 +70,9 @@ struct LoadedInfo {
 
 class ModelPool {
  public:
-  // keep_alive_s: the default after a request (Ollama's 5 minutes); n_threads per model.
-  ModelPool(Store store, int n_threads, double keep_alive_s);
+  // keep_alive_s: the default after a request (Ollama's 5 minutes); n_threads per model;
+  // n_parallel: sequences each model decodes together.
+  ModelPool(Store store, int n_threads, double keep_alive_s, int n_parallel);
   ~ModelPool();
 
   const Store& store() const { return store_; }
@@ -74,6 +106,7 @@ class ModelPool {
   Store store_;
   int n_threads_;
   double keep_alive_s_;
+  int n_parallel_;
   mutable std::mutex mu_;
   std::condition_variable loaded_cv_;  // a load in progress finished
   std::vector<std::string> loading_;   // names being loaded (others wait rather than load twice)

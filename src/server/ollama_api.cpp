@@ -138,7 +138,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
     const std::string line = dump(last) + "\n";
     sink.write(line.data(), line.size());
     sink.done();
-    lease->job.reset();  // the session is free for the next request now
+    lease->job.reset();  // the generator is free for another num_ctx now
     return true;
   });
 }
@@ -256,7 +256,7 @@ void handle_ps(State& state, httplib::Response& res) {
     e["expires_at"] = l.expires_at == std::chrono::system_clock::time_point::max() ? "0001-01-01T00:00:00Z"
                                                                                    : rfc3339(l.expires_at);
     e["size_vram"] = 0;
-    e["context_length"] = l.model->session ? l.model->session->n_ctx() : 0;
+    e["context_length"] = l.model->context_length();
     models.push_back(e);
   }
   send_json(res, 200, {{"models", models}});

@@ -2,7 +2,9 @@
 // /v1/completions with SSE streaming (stream_options.include_usage), stop, seed, max_tokens,
 // logprobs and n > 1; /v1/models. Errors are {"error": {"message", "type", "param", "code"}}.
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "server/api_common.h"
 #include "server/http_util.h"
@@ -129,11 +131,21 @@ void sse(httplib::DataSink& sink, const std::string& data, bool* gone) {
   *gone = !sink.write(ev.data(), ev.size());
 }
 
-// One choice's generation: choice i of n uses seed + i so that n > 1 samples differ (and the
-// same request repeats itself).
-Result<GenerateStats> run_choice(Lease& lease, int i, const std::function<bool(const GeneratedPiece&)>& on_piece) {
-  lease.job->params.generate.sampling.seed += static_cast<uint64_t>(i > 0);
-  return lease.job->run(on_piece);
+// Choice i of n samples with seed + i, so that n > 1 samples differ (and the same request
+// repeats itself).
+Result<GenerateStats> run_choice(const Lease& lease, int i, const std::function<bool(const GeneratedPiece&)>& on_piece) {
+  GenerateOptions o = lease.job->params.generate;
+  o.sampling.seed += static_cast<uint64_t>(i);
+  return lease.job->run(o, on_piece);
+}
+
+// Runs fn(i) for every choice at once, choice 0 on this thread: they decode together in the
+// model's batch (beyond its free slots, they wait for one).
+void for_each_choice(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> others;
+  for (int i = 1; i < n; ++i) others.emplace_back(fn, i);
+  fn(0);
+  for (std::thread& t : others) t.join();
 }
 
 // Shared by both endpoints: runs n choices and answers, streamed or not. chat: the chat shape,
@@ -147,26 +159,34 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
   const bool want_top = lease->job->params.generate.top_logprobs > 0;
   const int prompt_tokens = static_cast<int>(lease->job->prompt.size());
   if (!c.stream) {
+    struct Choice {
+      std::string text;
+      std::vector<GeneratedToken> tokens;
+      Result<GenerateStats> stats = Error{"not run"};
+    };
+    std::vector<Choice> out(static_cast<size_t>(c.n));
+    for_each_choice(c.n, [&](int i) {
+      Choice& ch = out[static_cast<size_t>(i)];
+      ch.stats = run_choice(*lease, i, [&](const GeneratedPiece& p) {
+        ch.text += p.text;
+        if (want_logprobs) ch.tokens.insert(ch.tokens.end(), p.tokens.begin(), p.tokens.end());
+        return true;
+      });
+    });
     json choices = json::array();
     int completion_tokens = 0;
     for (int i = 0; i < c.n; ++i) {
-      std::string text;
-      std::vector<GeneratedToken> tokens;
-      auto st = run_choice(*lease, i, [&](const GeneratedPiece& p) {
-        text += p.text;
-        if (want_logprobs) tokens.insert(tokens.end(), p.tokens.begin(), p.tokens.end());
-        return true;
-      });
-      if (!st) return openai_error(res, 500, st.error().message);
-      count_generation(state.metrics, *st);
-      completion_tokens += st->generated_tokens;
-      json choice = {{"index", i}, {"finish_reason", finish_reason(*st)}};
+      const Choice& ch = out[static_cast<size_t>(i)];
+      if (!ch.stats) return openai_error(res, 500, ch.stats.error().message);
+      count_generation(state.metrics, *ch.stats);
+      completion_tokens += ch.stats->generated_tokens;
+      json choice = {{"index", i}, {"finish_reason", finish_reason(*ch.stats)}};
       if (chat) {
-        choice["message"] = {{"role", "assistant"}, {"content", text}};
-        choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(tokens)}} : json(nullptr);
+        choice["message"] = {{"role", "assistant"}, {"content", ch.text}};
+        choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(ch.tokens)}} : json(nullptr);
       } else {
-        choice["text"] = echo + text;
-        choice["logprobs"] = want_logprobs ? completion_logprobs(tokens, echo.size(), want_top) : json(nullptr);
+        choice["text"] = echo + ch.text;
+        choice["logprobs"] = want_logprobs ? completion_logprobs(ch.tokens, echo.size(), want_top) : json(nullptr);
       }
       choices.push_back(choice);
     }
@@ -179,18 +199,23 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
   res.set_chunked_content_provider("text/event-stream", [&state, lease, c, chat, echo, id, created, model,
                                                          want_logprobs, want_top,
                                                          prompt_tokens](size_t, httplib::DataSink& sink) {
+    // The choices stream at once, their events interleaved (each carries its index); writes
+    // to the sink go one at a time.
+    std::mutex write_mu;
     bool gone = false;
     const char* object = chat ? "chat.completion.chunk" : "text_completion";
     auto chunk = [&](json choice) {
       return json{{"id", id},       {"object", object},           {"created", created},
                   {"model", model}, {"system_fingerprint", "minnow"}, {"choices", json::array({std::move(choice)})}};
     };
-    int completion_tokens = 0;
-    for (int i = 0; i < c.n && !gone; ++i) {
+    for (int i = 0; i < c.n; ++i) {
       if (chat) sse(sink, dump(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
                                       {"logprobs", nullptr}, {"finish_reason", nullptr}})), &gone);
       else if (!echo.empty()) sse(sink, dump(chunk({{"index", i}, {"text", echo}, {"logprobs", nullptr},
                                                    {"finish_reason", nullptr}})), &gone);
+    }
+    int completion_tokens = 0;
+    if (!gone) for_each_choice(c.n, [&](int i) {
       size_t offset = echo.size();
       auto st = run_choice(*lease, i, [&](const GeneratedPiece& p) {
         if (p.text.empty() && (!want_logprobs || p.tokens.empty())) return true;
@@ -203,15 +228,18 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
           choice["logprobs"] = want_logprobs ? completion_logprobs(p.tokens, offset, want_top) : json(nullptr);
           offset += p.text.size();
         }
-        sse(sink, dump(chunk(choice)), &gone);
+        const std::string event = dump(chunk(choice));
+        std::lock_guard lk(write_mu);
+        sse(sink, event, &gone);
         return !gone;
       });
-      if (gone) break;
+      std::lock_guard lk(write_mu);
+      if (gone) return;
       if (!st) {
         sse(sink, dump({{"error", {{"message", st.error().message}, {"type", "server_error"}, {"param", nullptr},
                                    {"code", nullptr}}}}),
             &gone);
-        break;
+        return;
       }
       count_generation(state.metrics, *st);
       completion_tokens += st->generated_tokens;
@@ -219,7 +247,7 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
       if (chat) last["delta"] = json::object();
       else last["text"] = "";
       sse(sink, dump(chunk(last)), &gone);
-    }
+    });
     if (gone) {
       state.metrics.cancelled++;
       return false;

@@ -44,6 +44,13 @@ Status options_from_env(ServerOptions* o) {
       start = comma + 1;
     }
   }
+  if (const char* n = std::getenv("MINNOW_NUM_PARALLEL"); n && *n) {
+    char* end = nullptr;
+    const long v = std::strtol(n, &end, 10);
+    if (*end != '\0' || v < 1 || v > kMaxParallel)
+      return make_error("MINNOW_NUM_PARALLEL=%s: the number of parallel sequences must be 1 to %d", n, kMaxParallel);
+    o->n_parallel = static_cast<int>(v);
+  }
   if (const char* k = std::getenv("MINNOW_KEEP_ALIVE"); k && *k) {
     auto v = parse_keep_alive(nlohmann::json(std::string(k)));
     if (!v) return make_error("MINNOW_KEEP_ALIVE=%s: %s", k, v.error().message.c_str());
@@ -173,11 +180,21 @@ Status Server::start() {
     counter("minnow_generations_total", "Generation requests completed.", m.generations);
     counter("minnow_generations_cancelled_total", "Generations stopped because the client went away.", m.cancelled);
     counter("minnow_prompt_tokens_total", "Prompt tokens processed or reused.", m.prompt_tokens);
-    counter("minnow_prompt_cached_tokens_total", "Prompt tokens reused from a session's context.",
+    counter("minnow_prompt_cached_tokens_total", "Prompt tokens reused from a slot's kept tokens.",
             m.prompt_cached_tokens);
     counter("minnow_generated_tokens_total", "Tokens generated.", m.generated_tokens);
     gauge("minnow_requests_in_flight", "Generation requests admitted and not finished.", im.state.in_flight.load());
-    gauge("minnow_models_loaded", "Models in memory.", static_cast<double>(im.state.pool.loaded().size()));
+    const std::vector<LoadedInfo> loaded = im.state.pool.loaded();
+    gauge("minnow_models_loaded", "Models in memory.", static_cast<double>(loaded.size()));
+    int running = 0, waiting = 0;
+    for (const LoadedInfo& l : loaded) {
+      std::lock_guard lk(l.model->gen_mu);
+      if (!l.model->generator) continue;
+      running += l.model->generator->running();
+      waiting += l.model->generator->waiting();
+    }
+    gauge("minnow_sequences_running", "Sequences decoding in the models' batches.", running);
+    gauge("minnow_sequences_waiting", "Generations waiting for a free slot.", waiting);
     res.set_content(out, "text/plain; version=0.0.4");
   });
   add_ollama_routes(im.http, im.state);

@@ -13,12 +13,16 @@
 
 namespace minnow::server {
 
+// Parallel sequences per model beyond this are a mistake in the settings (each is a KV cache).
+constexpr int kMaxParallel = 256;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 11434;                  // 0: any free port (see Server::port)
   std::string models_root;           // the store; "" for $MINNOW_MODELS or ~/.minnow/models
   int n_threads = 0;                 // compute threads per model (0: all cores)
   double keep_alive_s = 300;         // how long a model stays loaded after its last request
+  int n_parallel = 4;                // sequences a model decodes together; more requests wait
   int max_queue = 32;                // generation requests in flight at once; more get 503
   size_t max_body_bytes = 16 << 20;  // larger request bodies get 413
   std::string api_key;               // when set, requests need "Authorization: Bearer <key>"
@@ -26,7 +30,8 @@ struct ServerOptions {
 };
 
 // Reads MINNOW_HOST ("host", "host:port" or ":port"), MINNOW_MODELS, MINNOW_API_KEY,
-// MINNOW_ORIGINS (comma-separated) and MINNOW_KEEP_ALIVE into o; errors name the variable.
+// MINNOW_ORIGINS (comma-separated), MINNOW_KEEP_ALIVE and MINNOW_NUM_PARALLEL into o; errors
+// name the variable.
 Status options_from_env(ServerOptions* o);
 
 class Server {

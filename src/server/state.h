@@ -29,7 +29,7 @@ struct Metrics {
 
 struct State {
   State(ServerOptions o, Store store)
-      : options(std::move(o)), pool(std::move(store), options.n_threads, options.keep_alive_s) {}
+      : options(std::move(o)), pool(std::move(store), options.n_threads, options.keep_alive_s, options.n_parallel) {}
   ServerOptions options;
   ModelPool pool;
   Metrics metrics;
@@ -72,7 +72,7 @@ inline void count_generation(Metrics& m, const GenerateStats& st) {
 
 // One generation request's hold on the server: its admission, the model (given back to the
 // pool with the request's keep_alive when this is destroyed, e.g. with a streaming response
-// whose client went away) and the prepared job holding the model's session.
+// whose client went away) and the prepared job holding the model's generator.
 struct Lease {
   explicit Lease(State& s) : state(s), slot(s) {}
   ~Lease() {

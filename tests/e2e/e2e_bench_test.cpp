@@ -1,8 +1,9 @@
 // `minnow bench` end to end on a tiny random llama: the JSON report carries every test the
 // issue names (prompt, generation, time to first token) with their repetitions, medians inside
 // their ranges, rates consistent with the model's bytes and FLOPs per token, peak RSS, and the
-// bandwidth given or measured in the run; the text report states the same; bad arguments are
-// one-line errors. Speeds themselves are not asserted (benchmarks, not timed tests).
+// bandwidth given or measured in the run; the text report states the same; --parallel compares
+// sequences decoding together with one alone; bad arguments are one-line errors. Speeds
+// themselves are not asserted (benchmarks, not timed tests).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -100,6 +101,33 @@ TEST_F(BenchCli, TextReportNamesEachTest) {
   for (const char* s : {"kernels: ", "threads: ", "read bandwidth: 20.0 GB/s (given)", "pp8 ", "tg4 ",
                         "time to first token (4-token prompt): ", "peak RSS: "})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+}
+
+TEST_F(BenchCli, ParallelSetsSequencesTogetherAgainstOneAlone) {
+  const auto r = run_cli({"bench", path_, "--parallel", "3", "-n", "6", "-r", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["parallel"], 3);
+  const json* one = find_test(j, "tg6x1");
+  const json* many = find_test(j, "tg6x3");
+  ASSERT_TRUE(one && many) << j.dump();
+  expect_series(*one, "tokens_per_s", 2);
+  expect_series(*many, "tokens_per_s", 2);
+  EXPECT_EQ((*one)["sequences"], 1);
+  EXPECT_EQ((*many)["sequences"], 3);
+  // Up to 6 tokens per sequence and timed round (fewer when one ends early).
+  EXPECT_GT((*one)["tokens"].get<int>(), 0);
+  EXPECT_LE((*one)["tokens"].get<int>(), 6 * 2);
+  EXPECT_GT((*many)["tokens"].get<int>(), (*one)["tokens"].get<int>());
+  EXPECT_LE((*many)["tokens"].get<int>(), 3 * 6 * 2);
+  EXPECT_DOUBLE_EQ(j["parallel_speedup"].get<double>(),
+                   (*many)["tokens_per_s"].get<double>() / (*one)["tokens_per_s"].get<double>());
+
+  const auto text = run_cli({"bench", path_, "--parallel", "2", "-n", "4", "-r", "1"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* s : {"tg4x1 ", "tg4x2 ", "aggregate generation with 2 sequences: "})
+    EXPECT_NE(text.out.find(s), std::string::npos) << s << "\n" << text.out;
+  EXPECT_NE(run_cli({"bench", path_, "--parallel", "0"}).exit_code, 0);
 }
 
 TEST_F(BenchCli, BadArgumentsAreOneLineErrors) {
