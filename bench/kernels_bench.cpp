@@ -10,6 +10,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "kernels/packed.h"
 #include "tensor/quants.h"
 
 namespace minnow::kernels {
@@ -108,6 +109,38 @@ void gemm_bench(benchmark::State& state, Isa isa, DType t) {
       static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
 }
 
+// The packed-weight GEMM alone as one prompt work unit runs it: a 16-row group of a 576-wide
+// matrix (SmolLM2-135M's) against 256 tokens (~100 KB of activation tiles: L2), in
+// multiply-adds per second.
+void packed_gemm_bench(benchmark::State& state, Isa isa, DType t) {
+  const KernelTable& kt = table(isa);
+  const PackedGemmFn gemm = kt.packed_gemm[static_cast<size_t>(t)];
+  constexpr int64_t n = 576, n_rows = kPackRows, n_tokens = 256;
+  const std::vector<uint8_t> row = quantized(t, random_floats(n, 1));
+  std::vector<uint8_t> w(row.size() * n_rows);
+  for (int64_t r = 0; r < n_rows; ++r) std::copy(row.begin(), row.end(), w.begin() + r * row.size());
+  std::vector<uint8_t> packed(*packed_bytes(t, n, n_rows) + 64);
+  void* aligned = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
+  pack_groups(t, w.data(), n, n_rows, 0, 1, aligned);
+  const GemmFns& g = kt.gemm[static_cast<size_t>(t)];
+  const DType at = activation_type(t);
+  const size_t a_row = *row_bytes(at, n);
+  std::vector<uint8_t> a(a_row * n_tokens);
+  const std::vector<float> x = random_floats(n * n_tokens, 2);
+  for (int64_t i = 0; i < n_tokens; ++i)
+    kt.quantize_act[static_cast<size_t>(at)](x.data() + i * n, a.data() + i * a_row, n);
+  std::vector<uint8_t> tiles(g.tile_bytes(n) * (n_tokens / kGemmTokens));
+  for (int64_t i = 0; i < n_tokens / kGemmTokens; ++i)
+    g.pack_tile(n, a.data() + i * kGemmTokens * a_row, a_row, kGemmTokens, tiles.data() + i * g.tile_bytes(n));
+  std::vector<float> y(n_rows * n_tokens);
+  for (auto _ : state) {
+    gemm(n, aligned, n_rows, tiles.data(), n_tokens, y.data(), n_rows);
+    benchmark::ClobberMemory();
+  }
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
+}
+
 void quantize_bench(benchmark::State& state, Isa isa, DType at) {
   if (!isa_available(isa)) {
     state.SkipWithError("ISA not available");
@@ -159,6 +192,11 @@ int register_all() {
       if (isa == Isa::kScalar) continue;
       benchmark::RegisterBenchmark((std::string("Gemm/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
                                    [isa, t](benchmark::State& s) { gemm_bench(s, isa, t); });
+    }
+    for (DType t : {DType::Q4_0, DType::Q8_0}) {
+      if (!isa_available(isa) || table(isa).packed_gemm[static_cast<size_t>(t)] == nullptr) continue;
+      benchmark::RegisterBenchmark((std::string("PackedGemm/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
+                                   [isa, t](benchmark::State& s) { packed_gemm_bench(s, isa, t); });
     }
     for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
       benchmark::RegisterBenchmark(
