@@ -90,7 +90,23 @@ Generation::Generation(const Tokenizer& tok, const GenerateOptions& options, int
   if (options.num_predict == 0) finish(false);
 }
 
-bool Generation::constrain(std::span<const float> logits, int64_t budget) {
+// The rule that keeps a constrained output finishable: after a token, the characters still
+// needed to complete the sentence (the grammar's shortest way) must fit the tokens left, one
+// character per token at worst (single characters are in every vocabulary this runs with). A
+// token that opens more than the budget can close is not taken, so the output is whole when
+// num_predict or the context ends it.
+bool Generation::feasible(int32_t id, int64_t budget, uint32_t* dist_after) const {
+  if (tok_.is_eog(id)) {
+    *dist_after = 0;
+    return matcher_->complete();
+  }
+  grammar::Matcher probe = *matcher_;
+  if (!probe.accept(tok_.token_to_piece(id))) return false;
+  *dist_after = probe.distance();
+  return *dist_after != grammar::Grammar::kNever && static_cast<int64_t>(*dist_after) <= budget - 1;
+}
+
+bool Generation::constrain(std::span<const float> logits) {
   const std::vector<uint8_t>& allowed = filter_->allowed(*matcher_);
   const bool complete = matcher_->complete();
   bool any = false;
@@ -99,33 +115,32 @@ bool Generation::constrain(std::span<const float> logits, int64_t budget) {
     masked_[id] = ok ? logits[id] : -INFINITY;
     any = any || ok;
   }
-  const uint32_t dist = matcher_->distance();
-  // Each token can bring the end at least one character nearer (single characters are in
-  // every vocabulary this runs with), so steering starts while the budget still covers it.
-  constexpr uint32_t kMargin = 2;
-  if (!any || dist == grammar::Grammar::kNever || budget > static_cast<int64_t>(dist) + kMargin) return any;
-  // The likeliest allowed tokens that shorten the way to the end (up to kNear of them).
+  return any;
+}
+
+void Generation::keep_feasible(int64_t budget) {
+  // The likeliest allowed tokens that keep the output finishable (up to kNear of them); when
+  // none does (a budget already too short), the one that leaves the least to write.
   constexpr size_t kNear = 16;
   std::vector<int32_t> order;
   for (size_t id = 0; id < masked_.size(); ++id)
     if (masked_[id] != -INFINITY) order.push_back(static_cast<int32_t>(id));
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return masked_[a] > masked_[b] || (masked_[a] == masked_[b] && a < b); });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return masked_[a] > masked_[b] || (masked_[a] == masked_[b] && a < b); });
   std::vector<int32_t> keep;
+  int32_t best = order.empty() ? -1 : order.front();
+  uint32_t best_dist = grammar::Grammar::kNever;
   for (int32_t id : order) {
     if (keep.size() >= kNear) break;
-    if (tok_.is_eog(id)) {  // allowed only when complete: the end itself
-      keep.push_back(id);
-      continue;
-    }
-    grammar::Matcher probe = *matcher_;
-    if (probe.accept(tok_.token_to_piece(id)) && probe.distance() < dist) keep.push_back(id);
+    uint32_t d = grammar::Grammar::kNever;
+    if (feasible(id, budget, &d)) keep.push_back(id);
+    if (d < best_dist) best = id, best_dist = d;
   }
-  if (keep.empty()) return true;  // nothing shortens it: leave the choice to the model
+  if (keep.empty() && best >= 0) keep.push_back(best);
   std::vector<float> kept(keep.size());
   for (size_t i = 0; i < keep.size(); ++i) kept[i] = masked_[keep[i]];
   std::fill(masked_.begin(), masked_.end(), -INFINITY);
   for (size_t i = 0; i < keep.size(); ++i) masked_[keep[i]] = kept[i];
-  return true;
 }
 
 std::optional<int32_t> Generation::step(std::span<const float> logits, int context_left) {
@@ -137,13 +152,27 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, int conte
       return std::nullopt;
     }
     const int64_t predict_left = options_.num_predict >= 0 ? options_.num_predict - stats_.generated_tokens : INT64_MAX;
-    if (!constrain(logits, std::min<int64_t>(predict_left, int64_t{context_left} + 1))) {
-      // No token of the vocabulary continues the grammar: the output stops where it is.
-      stats_.done_reason = "stop";
-      finish(false);
-      return std::nullopt;
+    const int64_t budget = std::min<int64_t>(predict_left, int64_t{context_left} + 1);
+    // The model's own choice first: when the grammar allows it and it keeps the output
+    // finishable (the common case with a model that follows the instructions), no mask is
+    // needed; a whole mask over a large vocabulary costs milliseconds for every state not seen
+    // before. Otherwise the choice is made again among the allowed tokens, and if that one
+    // cannot finish in time either, among the likeliest that can. The draws are seeded.
+    uint32_t dist = 0;
+    id = sampler_.sample(logits.data());
+    if (!feasible(id, budget, &dist)) {
+      if (!constrain(logits)) {
+        // No token of the vocabulary continues the grammar: the output stops where it is.
+        stats_.done_reason = "stop";
+        finish(false);
+        return std::nullopt;
+      }
+      id = sampler_.sample(masked_.data());
+      if (!feasible(id, budget, &dist)) {
+        keep_feasible(budget);
+        id = sampler_.sample(masked_.data());
+      }
     }
-    id = sampler_.sample(masked_.data());
     if (!tok_.is_eog(id)) matcher_->accept(tok_.token_to_piece(id));
   } else {
     id = sampler_.sample(logits.data());

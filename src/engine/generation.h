@@ -56,10 +56,14 @@ class Generation {
 
  private:
   void finish(bool stopped);
-  // The logits with the tokens the grammar forbids at -inf (end of generation only when the
-  // sentence is complete), narrowed to tokens that bring the end nearer when budget tokens are
-  // all that is left. false when no token is allowed.
-  bool constrain(std::span<const float> logits, int64_t budget);
+  // masked_ = the logits with the tokens the grammar forbids at -inf (end of generation only
+  // when the sentence is complete). false when no token is allowed.
+  bool constrain(std::span<const float> logits);
+  // Whether token id is allowed and leaves a sentence that budget - 1 more tokens can finish
+  // (its distance to the end then in *dist_after).
+  bool feasible(int32_t id, int64_t budget, uint32_t* dist_after) const;
+  // Narrows masked_ to the likeliest tokens that are feasible.
+  void keep_feasible(int64_t budget);
 
   const Tokenizer& tok_;
   const GenerateOptions& options_;

@@ -167,9 +167,9 @@ bool Matcher::complete() const {
 uint32_t Matcher::distance() const {
   uint32_t best = Grammar::kNever;
   for (uint32_t id : state_.stacks) best = std::min(best, automaton_->distance(id));
-  // A character in progress must be finished before anything else: one more (its top may be a
-  // repetition that the shortest way would leave right away).
-  return best == Grammar::kNever || state_.partial_left == 0 ? best : best + 1;
+  // A character in progress must be finished before anything else: its bytes still to come
+  // count too (a byte at a time is the slowest a vocabulary with byte tokens can go).
+  return best == Grammar::kNever ? best : best + static_cast<uint32_t>(state_.partial_left);
 }
 
 bool Matcher::can_continue() const {

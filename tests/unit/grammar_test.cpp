@@ -164,7 +164,9 @@ TEST(GrammarMatch, PartialUtf8IsKeptOnlyWhenItCanStillMatch) {
   EXPECT_TRUE(s.accept("\x9f\xbf"));  // U+D7FF
   EXPECT_EQ(s.distance(), 0u);
   EXPECT_TRUE(s.accept("\xe2"));
-  EXPECT_EQ(s.distance(), 1u);  // the character in progress
+  EXPECT_EQ(s.distance(), 2u);  // the two bytes the character in progress needs
+  EXPECT_TRUE(s.accept("\x82"));
+  EXPECT_EQ(s.distance(), 1u);
 }
 
 TEST(GrammarMatch, DistanceIsTheShortestWayToFinish) {
