@@ -87,6 +87,11 @@ struct GenerateOptions {
   std::vector<std::string> stop;
   bool logprobs = false;  // fill each GeneratedToken's logprob
   int top_logprobs = 0;   // and its top alternatives (0..kMaxTopLogprobs)
+  // A GBNF grammar the output must follow (minnow/structured.h makes them from JSON Schemas);
+  // "" for none. Every sampled token keeps the text a prefix of a sentence of the grammar;
+  // generation ends when the sentence is complete and nothing may follow, and heads for the
+  // nearest complete sentence when the tokens left (num_predict, the context) run short.
+  std::string grammar;
 };
 
 // A token's log-probability under the model's own distribution (softmax of its logits at

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <random>
@@ -18,6 +19,7 @@
 #include "cli/model_ref.h"
 #include "minnow/parameters.h"
 #include "minnow/engine.h"
+#include "minnow/structured.h"
 
 namespace minnow::cli {
 namespace {
@@ -47,7 +49,32 @@ struct RunArgs {
   std::string flag_values[std::size(kParameterFlags)];
   std::vector<std::string> stops;
   std::vector<std::pair<std::string, std::string>> given;  // the parameter flags on the command line
+  std::string format;        // --format: "json" or a JSON Schema file
+  std::string grammar_file;  // --grammar: a GBNF file
 };
+
+// The grammar --format or --grammar asks for ("" for none).
+Result<std::string> output_grammar(const RunArgs& a) {
+  if (!a.format.empty() && !a.grammar_file.empty()) return make_error("--format and --grammar cannot both be given");
+  auto read = [](const std::string& path) -> Result<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error("cannot read '%s'", path.c_str());
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  if (a.format == "json") return grammar_for_json(true);
+  if (!a.format.empty()) {
+    auto text = read(a.format);
+    if (!text) return text.error().with_context("--format (\"json\" or a JSON Schema file)");
+    auto g = grammar_for_json_schema(*text);
+    if (!g) return g.error().with_context("--format " + a.format);
+    return g;
+  }
+  if (a.grammar_file.empty()) return std::string();
+  auto text = read(a.grammar_file);
+  if (!text) return text.error().with_context("--grammar");
+  if (Status st = check_grammar(*text); !st.ok()) return st.error().with_context("--grammar " + a.grammar_file);
+  return text;
+}
 
 int run(const RunArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -59,6 +86,9 @@ int run(const RunArgs& a) {
     return fail(a.model + ": stored " + st.error().message);
   }
   if (Status st = set_parameters(a.given, &params); !st.ok()) return fail(st.error().message);
+  auto grammar = output_grammar(a);
+  if (!grammar) return fail(grammar.error().message);
+  params.generate.grammar = std::move(*grammar);
 
   LoadOptions lo;
   lo.n_threads = a.threads;
@@ -146,6 +176,8 @@ void add_run_command(CLI::App& app, int* exit_code) {
     opts.push_back(cmd->add_option(flag, a->flag_values[i], help[i]));
   }
   cmd->add_option("--stop", a->stops, "End the answer before this text (repeat for several)")->allow_extra_args(false);
+  cmd->add_option("--format", a->format, "Answer in JSON: \"json\", or a JSON Schema file the answer must follow");
+  cmd->add_option("--grammar", a->grammar_file, "A GBNF grammar file the answer must follow");
   cmd->callback([a, exit_code, opts] {
     for (size_t i = 0; i < opts.size(); ++i) {
       if (opts[i]->count() > 0) a->given.emplace_back(kParameterFlags[i].second, a->flag_values[i]);

@@ -300,6 +300,7 @@ void BatchGenerator::Impl::step() {
       // The prompt is in: generation starts from its last row.
       r->stats.prompt_seconds = std::chrono::duration<double>(Clock::now() - r->joined).count();
       r->gen.emplace(*model->tokenizer, r->options, n_vocab, r->prompt,
+                     r->options.grammar.empty() ? nullptr : model->vocab_trie(),
                      [r](const GeneratedPiece& p, bool last) {
                        const int generated = r->gen ? r->gen->stats().generated_tokens : 0;
                        r->outbox.push_back({std::string(p.text), {p.tokens.begin(), p.tokens.end()}, generated, last});
@@ -312,7 +313,7 @@ void BatchGenerator::Impl::step() {
     }
     const std::span<const float> lg(logits.data() + row * n_vocab, static_cast<size_t>(n_vocab));
     ++row;
-    const std::optional<int32_t> next = r->gen->step(lg, s.cache.n_past() >= s.cache.n_ctx());
+    const std::optional<int32_t> next = r->gen->step(lg, s.cache.n_ctx() - s.cache.n_past());
     if (next) r->next = *next;
   }
 }

@@ -179,6 +179,13 @@ std::string Model::token_to_piece(int32_t id) const {
   return impl_->tokenizer ? impl_->tokenizer->token_to_piece(id) : std::string();
 }
 
+std::shared_ptr<const grammar::VocabTrie> Model::Impl::vocab_trie() const {
+  std::call_once(trie_once, [this] {
+    if (tokenizer) trie = build_vocab_trie(*tokenizer);
+  });
+  return trie;
+}
+
 Result<KvCache> Model::Impl::new_cache(int n_ctx, bool kv_f32) const {
   const models::HParams& hp = model->hparams();
   if (n_ctx <= 0) n_ctx = std::min(hp.n_ctx_train, kDefaultMaxCtx);
@@ -285,10 +292,10 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   MINNOW_CHECK_OK(eval(std::span<const int32_t>(tokens).subspan(keep), false));
   const double prompt_seconds = seconds_since(t0);
 
-  Generation gen(*m.tokenizer, options, n_vocab, tokens,
+  Generation gen(*m.tokenizer, options, n_vocab, tokens, options.grammar.empty() ? nullptr : m.vocab_trie(),
                  [&](const GeneratedPiece& piece, bool) { return on_piece(piece); });
   while (!gen.done()) {
-    const std::optional<int32_t> next = gen.step(logits(0), n_past() >= n_ctx());
+    const std::optional<int32_t> next = gen.step(logits(0), n_ctx() - n_past());
     if (!next) break;
     const int32_t one[1] = {*next};
     MINNOW_CHECK_OK(eval(one, false));

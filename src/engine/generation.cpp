@@ -1,6 +1,7 @@
 #include "engine/generation.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace minnow {
@@ -42,7 +43,22 @@ Status check_generation(std::span<const int32_t> prompt, const GenerateOptions& 
   }
   if (options.top_logprobs < 0 || options.top_logprobs > kMaxTopLogprobs)
     return make_error("top_logprobs must be between 0 and %d, not %d", kMaxTopLogprobs, options.top_logprobs);
+  if (!options.grammar.empty()) {
+    auto g = grammar::Grammar::parse(options.grammar);
+    if (!g.ok()) return g.error();
+  }
   return Status();
+}
+
+std::shared_ptr<const grammar::VocabTrie> build_vocab_trie(const Tokenizer& tok) {
+  std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
+  std::vector<bool> text(pieces.size());
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    const TokenType t = tok.token_type(id);
+    text[id] = (t == TokenType::kNormal || t == TokenType::kUserDefined || t == TokenType::kByte) && !tok.is_eog(id);
+    if (text[id]) pieces[id] = tok.token_to_piece(id);
+  }
+  return std::make_shared<const grammar::VocabTrie>(pieces, text);
 }
 
 int reusable_prefix(std::span<const int32_t> held, std::span<const int32_t> prompt, const KvCache& cache) {
@@ -54,7 +70,7 @@ int reusable_prefix(std::span<const int32_t> held, std::span<const int32_t> prom
 }
 
 Generation::Generation(const Tokenizer& tok, const GenerateOptions& options, int n_vocab,
-                       std::span<const int32_t> prompt, Emit emit)
+                       std::span<const int32_t> prompt, std::shared_ptr<const grammar::VocabTrie> trie, Emit emit)
     : tok_(tok),
       options_(options),
       emit_(std::move(emit)),
@@ -62,12 +78,105 @@ Generation::Generation(const Tokenizer& tok, const GenerateOptions& options, int
       stop_(options.stop),
       t0_(std::chrono::steady_clock::now()) {
   for (int32_t t : prompt) sampler_.accept(t);
+  if (!options.grammar.empty() && trie) {
+    auto g = grammar::Grammar::parse(options.grammar);  // check_generation parsed it already
+    if (g.ok()) {
+      matcher_.emplace(std::make_shared<const grammar::Grammar>(std::move(*g)));
+      filter_.emplace(std::move(trie));
+      masked_.resize(static_cast<size_t>(n_vocab));
+    }
+  }
   stats_.done_reason = "length";
   if (options.num_predict == 0) finish(false);
 }
 
-std::optional<int32_t> Generation::step(std::span<const float> logits, bool context_full) {
-  const int32_t id = sampler_.sample(logits.data());
+// The rule that keeps a constrained output finishable: after a token, the characters still
+// needed to complete the sentence (the grammar's shortest way) must fit the tokens left, one
+// character per token at worst (single characters are in every vocabulary this runs with). A
+// token that opens more than the budget can close is not taken, so the output is whole when
+// num_predict or the context ends it.
+bool Generation::feasible(int32_t id, int64_t budget, uint32_t* dist_after) const {
+  if (tok_.is_eog(id)) {
+    *dist_after = 0;
+    return matcher_->complete();
+  }
+  grammar::Matcher probe = *matcher_;
+  if (!probe.accept(tok_.token_to_piece(id))) return false;
+  *dist_after = probe.distance();
+  return *dist_after != grammar::Grammar::kNever && static_cast<int64_t>(*dist_after) <= budget - 1;
+}
+
+bool Generation::constrain(std::span<const float> logits) {
+  const std::vector<uint8_t>& allowed = filter_->allowed(*matcher_);
+  const bool complete = matcher_->complete();
+  bool any = false;
+  for (size_t id = 0; id < masked_.size(); ++id) {
+    const bool ok = id < allowed.size() && allowed[id] ? true : complete && tok_.is_eog(static_cast<int32_t>(id));
+    masked_[id] = ok ? logits[id] : -INFINITY;
+    any = any || ok;
+  }
+  return any;
+}
+
+void Generation::keep_feasible(int64_t budget) {
+  // The likeliest allowed tokens that keep the output finishable (up to kNear of them); when
+  // none does (a budget already too short), the one that leaves the least to write.
+  constexpr size_t kNear = 16;
+  std::vector<int32_t> order;
+  for (size_t id = 0; id < masked_.size(); ++id)
+    if (masked_[id] != -INFINITY) order.push_back(static_cast<int32_t>(id));
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return masked_[a] > masked_[b] || (masked_[a] == masked_[b] && a < b); });
+  std::vector<int32_t> keep;
+  int32_t best = order.empty() ? -1 : order.front();
+  uint32_t best_dist = grammar::Grammar::kNever;
+  for (int32_t id : order) {
+    if (keep.size() >= kNear) break;
+    uint32_t d = grammar::Grammar::kNever;
+    if (feasible(id, budget, &d)) keep.push_back(id);
+    if (d < best_dist) best = id, best_dist = d;
+  }
+  if (keep.empty() && best >= 0) keep.push_back(best);
+  std::vector<float> kept(keep.size());
+  for (size_t i = 0; i < keep.size(); ++i) kept[i] = masked_[keep[i]];
+  std::fill(masked_.begin(), masked_.end(), -INFINITY);
+  for (size_t i = 0; i < keep.size(); ++i) masked_[keep[i]] = kept[i];
+}
+
+std::optional<int32_t> Generation::step(std::span<const float> logits, int context_left) {
+  int32_t id = 0;
+  if (matcher_) {
+    if (!matcher_->can_continue()) {  // a complete sentence that nothing may follow
+      stats_.done_reason = "stop";
+      finish(false);
+      return std::nullopt;
+    }
+    const int64_t predict_left = options_.num_predict >= 0 ? options_.num_predict - stats_.generated_tokens : INT64_MAX;
+    const int64_t budget = std::min<int64_t>(predict_left, int64_t{context_left} + 1);
+    // The model's own choice first: when the grammar allows it and it keeps the output
+    // finishable (the common case with a model that follows the instructions), no mask is
+    // needed; a whole mask over a large vocabulary costs milliseconds for every state not seen
+    // before. Otherwise the choice is made again among the allowed tokens, and if that one
+    // cannot finish in time either, among the likeliest that can. The draws are seeded.
+    uint32_t dist = 0;
+    id = sampler_.sample(logits.data());
+    if (!feasible(id, budget, &dist)) {
+      if (!constrain(logits)) {
+        // No token of the vocabulary continues the grammar: the output stops where it is.
+        stats_.done_reason = "stop";
+        finish(false);
+        return std::nullopt;
+      }
+      id = sampler_.sample(masked_.data());
+      if (!feasible(id, budget, &dist)) {
+        keep_feasible(budget);
+        id = sampler_.sample(masked_.data());
+      }
+    }
+    if (!tok_.is_eog(id)) matcher_->accept(tok_.token_to_piece(id));
+  } else {
+    id = sampler_.sample(logits.data());
+  }
   if (tok_.is_eog(id)) {
     stats_.done_reason = "stop";
     finish(false);
@@ -92,7 +201,7 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, bool cont
     return std::nullopt;
   }
   const bool enough = options_.num_predict >= 0 && stats_.generated_tokens >= options_.num_predict;
-  if (enough || context_full) {
+  if (enough || context_left <= 0) {
     finish(false);
     return std::nullopt;
   }

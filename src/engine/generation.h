@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/stop_filter.h"
+#include "grammar/matcher.h"
 #include "kv/kv_cache.h"
 #include "minnow/engine.h"
 #include "sampling/sampler.h"
@@ -21,7 +22,7 @@
 namespace minnow {
 
 // The checks both generators make before any work: a prompt that is not empty, fits n_ctx and
-// has only ids of the vocabulary, and top_logprobs in range.
+// has only ids of the vocabulary, top_logprobs in range, and a grammar that parses.
 Status check_generation(std::span<const int32_t> prompt, const GenerateOptions& options, int n_ctx, int n_vocab);
 
 // How much of prompt a context holding `held` (its cache) can keep: their common prefix, less at
@@ -29,21 +30,25 @@ Status check_generation(std::span<const int32_t> prompt, const GenerateOptions& 
 // nothing when a sliding-window layer has already dropped keys the prompt's next token needs.
 int reusable_prefix(std::span<const int32_t> held, std::span<const int32_t> prompt, const KvCache& cache);
 
+// The vocabulary's text tokens as a trie, for grammar filters (built once per model).
+std::shared_ptr<const grammar::VocabTrie> build_vocab_trie(const Tokenizer& tok);
+
 class Generation {
  public:
   // Receives text and tokens as they become final; `last` marks the piece sent once the end is
   // decided (its answer is not used). Returns false to stop.
   using Emit = std::function<bool(const GeneratedPiece& piece, bool last)>;
 
-  // Starts timing; the prompt is evaluated. num_predict == 0 ends it at once.
+  // Starts timing; the prompt is evaluated. num_predict == 0 ends it at once. trie: the
+  // model's vocabulary trie when options.grammar is set (check_generation passed).
   Generation(const Tokenizer& tok, const GenerateOptions& options, int n_vocab, std::span<const int32_t> prompt,
-             Emit emit);
+             std::shared_ptr<const grammar::VocabTrie> trie, Emit emit);
 
   bool done() const { return done_; }
   // Samples from the logits of the context's last token and hands on what it completes.
-  // context_full: the context has no room for another token. Returns the token to evaluate
+  // context_left: positions the context still has room for. Returns the token to evaluate
   // next, or nothing when generation has ended (then done()).
-  std::optional<int32_t> step(std::span<const float> logits, bool context_full);
+  std::optional<int32_t> step(std::span<const float> logits, int context_left);
   // Ends generation without another piece (done_reason "stop"), as when emit returns false.
   void cancel();
   // generated_tokens, generate_seconds and done_reason; final once done().
@@ -51,6 +56,14 @@ class Generation {
 
  private:
   void finish(bool stopped);
+  // masked_ = the logits with the tokens the grammar forbids at -inf (end of generation only
+  // when the sentence is complete). false when no token is allowed.
+  bool constrain(std::span<const float> logits);
+  // Whether token id is allowed and leaves a sentence that budget - 1 more tokens can finish
+  // (its distance to the end then in *dist_after).
+  bool feasible(int32_t id, int64_t budget, uint32_t* dist_after) const;
+  // Narrows masked_ to the likeliest tokens that are feasible.
+  void keep_feasible(int64_t budget);
 
   const Tokenizer& tok_;
   const GenerateOptions& options_;
@@ -62,6 +75,10 @@ class Generation {
   GenerateStats stats_;
   std::chrono::steady_clock::time_point t0_;
   bool done_ = false;
+  // With a grammar: where the text is in it, and the allowed tokens per state.
+  std::optional<grammar::Matcher> matcher_;
+  std::optional<grammar::TokenFilter> filter_;
+  std::vector<float> masked_;  // [n_vocab] the constrained logits
 };
 
 }  // namespace minnow

@@ -54,7 +54,7 @@ const std::map<std::string, std::string>& primitives() {
       {"char", R"([^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}))"},
       {"string", R"("\"" char* "\"")"},
       {"integer", R"("-"? ("0" | [1-9] [0-9]{0,15}))"},
-      {"number", R"("-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?)"},
+      {"number", R"("-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?)"},
       {"boolean", R"("true" | "false")"},
       {"null", R"("null")"},
       {"value", R"(object | array | string | number | boolean | null)"},
@@ -280,7 +280,7 @@ class Converter {
           fail(path, "'minimum' on a number is supported only as 0 (use type integer for other bounds)");
           return "x";
         }
-        return add(hint, R"(("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?)");
+        return add(hint, R"(("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?)");
       }
       return use("number");
     }

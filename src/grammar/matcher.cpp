@@ -10,6 +10,10 @@ namespace {
 // The code points a UTF-8 sequence of `len` bytes can encode, past the overlong forms.
 uint32_t min_code_point(int len) { return len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000; }
 
+// Whether some code point in [lo, hi] can still be encoded: not an empty range, not only
+// surrogates (a sequence begun with ED A0..BF can never complete).
+bool possible(uint32_t lo, uint32_t hi) { return lo <= hi && !(lo >= 0xD800 && hi <= 0xDFFF); }
+
 void sort_unique(std::vector<uint32_t>* v) {
   std::sort(v->begin(), v->end());
   v->erase(std::unique(v->begin(), v->end()), v->end());
@@ -124,7 +128,7 @@ bool Matcher::step(Automaton& a, const MatchState& in, uint8_t byte, MatchState*
     const int shift = 6 * (len - 1);
     const uint32_t lo = std::max(bits << shift, min_code_point(len));
     const uint32_t hi = std::min((bits << shift) | ((1u << shift) - 1), 0x10FFFFu);
-    if (lo > hi || !a.any_takes(in.stacks, lo, hi)) return false;
+    if (!possible(lo, hi) || !a.any_takes(in.stacks, lo, hi)) return false;
     out->stacks = in.stacks;
     out->partial = bits, out->partial_left = len - 1, out->partial_len = len;
     return true;
@@ -136,7 +140,7 @@ bool Matcher::step(Automaton& a, const MatchState& in, uint8_t byte, MatchState*
     const int shift = 6 * left;
     const uint32_t lo = std::max(bits << shift, min_code_point(in.partial_len));
     const uint32_t hi = std::min((bits << shift) | ((1u << shift) - 1), 0x10FFFFu);
-    if (lo > hi || !a.any_takes(in.stacks, lo, hi)) return false;
+    if (!possible(lo, hi) || !a.any_takes(in.stacks, lo, hi)) return false;
     out->stacks = in.stacks;
     out->partial = bits, out->partial_left = left, out->partial_len = in.partial_len;
     return true;
@@ -163,7 +167,9 @@ bool Matcher::complete() const {
 uint32_t Matcher::distance() const {
   uint32_t best = Grammar::kNever;
   for (uint32_t id : state_.stacks) best = std::min(best, automaton_->distance(id));
-  return best;  // a character in progress counts whole: it is its stack's top
+  // A character in progress must be finished before anything else: its bytes still to come
+  // count too (a byte at a time is the slowest a vocabulary with byte tokens can go).
+  return best == Grammar::kNever ? best : best + static_cast<uint32_t>(state_.partial_left);
 }
 
 bool Matcher::can_continue() const {

@@ -108,8 +108,8 @@ class Matcher {
   bool complete() const;
   // Whether some text may still follow.
   bool can_continue() const;
-  // The fewest code points that complete the sentence from here (0 when complete;
-  // Grammar::kNever when nothing can).
+  // The fewest code points that complete the sentence from here, plus the bytes a character in
+  // progress still needs (0 when complete; Grammar::kNever when nothing can).
   uint32_t distance() const;
   const MatchState& state() const { return state_; }
   const Grammar& grammar() const { return automaton_->grammar(); }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <ctime>
 
+#include "minnow/structured.h"
+
 namespace minnow::server {
 
 std::optional<std::string> Fields::str(const char* key) {
@@ -83,6 +85,56 @@ std::string Fields::required_str(const char* key) {
   auto s = str(key);
   if (s && s->empty()) fail(strfmt("'%s' must not be empty", key));
   return s.value_or("");
+}
+
+Result<std::string> request_grammar(const std::string& raw_body, bool openai) {
+  nlohmann::ordered_json body;
+  try {
+    body = nlohmann::ordered_json::parse(raw_body);
+  } catch (const nlohmann::json::exception&) {
+    return make_error("the request body is not valid JSON");  // parse_body said so first
+  }
+  if (!body.is_object()) return std::string();
+  std::string grammar;
+  if (body.contains("grammar") && !body["grammar"].is_null()) {
+    if (!body["grammar"].is_string()) return make_error("'grammar' must be a string (GBNF)");
+    grammar = body["grammar"].get<std::string>();
+    if (Status st = check_grammar(grammar); !st.ok()) return st.error().with_context("'grammar'");
+  }
+  const char* field = openai ? "response_format" : "format";
+  if (!body.contains(field) || body[field].is_null()) return grammar;
+  const nlohmann::ordered_json& f = body[field];
+  std::string from_format;
+  if (!openai) {
+    if (f.is_string() && f.get<std::string>().empty()) return grammar;
+    if (f.is_string() && f.get<std::string>() == "json") {
+      from_format = grammar_for_json(true);
+    } else if (f.is_object()) {
+      auto g = grammar_for_json_schema(f.dump());
+      if (!g.ok()) return g.error().with_context("'format'");
+      from_format = std::move(*g);
+    } else {
+      return make_error("'format' must be \"json\" or a JSON Schema object");
+    }
+  } else {
+    if (!f.is_object() || !f.contains("type") || !f["type"].is_string())
+      return make_error("'response_format' must be an object with a 'type'");
+    const std::string type = f["type"].get<std::string>();
+    if (type == "text") return grammar;
+    if (type == "json_object") {
+      from_format = grammar_for_json(true);
+    } else if (type == "json_schema") {
+      if (!f.contains("json_schema") || !f["json_schema"].is_object() || !f["json_schema"].contains("schema"))
+        return make_error("'response_format.json_schema.schema' is required for type json_schema");
+      auto g = grammar_for_json_schema(f["json_schema"]["schema"].dump());
+      if (!g.ok()) return g.error().with_context("'response_format.json_schema.schema'");
+      from_format = std::move(*g);
+    } else {
+      return make_error("'response_format' type '%s' is not one of text, json_object, json_schema", type.c_str());
+    }
+  }
+  if (!grammar.empty()) return make_error("'%s' and 'grammar' cannot both be given", field);
+  return from_format;
 }
 
 std::optional<json> parse_body(const std::string& body, ApiError* err) {

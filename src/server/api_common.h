@@ -59,6 +59,12 @@ Status apply_options(const json& options, RunParameters* p);
 // The stored model's parameters (Modelfile PARAMETER lines) as the starting point.
 Result<RunParameters> model_parameters(const LoadedModel& m);
 
+// The grammar a request asks its output to follow ("" for none): Ollama's `format` ("json" or a
+// JSON Schema object) or OpenAI's `response_format` (json_object, json_schema), or a GBNF
+// `grammar` string in either API (as llama.cpp's server takes it). Read from the raw body, so
+// that a schema's properties keep their order. Errors: 400s naming the field and the problem.
+Result<std::string> request_grammar(const std::string& raw_body, bool openai);
+
 // keep_alive as Ollama takes it: seconds as a number, or a duration string ("5m", "10s",
 // "1h30m", "-1", "0"). Negative: forever.
 Result<double> parse_keep_alive(const json& v);

@@ -73,10 +73,6 @@ bool read_parameters(const json& body, const Lease& lease, RunParameters* p, Api
 }
 
 bool refuse_unsupported(const json& body, ApiError* err) {
-  if (body.contains("format") && !body["format"].is_null() && !(body["format"].is_string() && body["format"] == "")) {
-    *err = {400, "'format' (structured output) is not supported by this server yet"};
-    return true;
-  }
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty()) {
     *err = {400, "images are not supported by this server's models"};
     return true;
@@ -168,6 +164,8 @@ void handle_generate(State& state, const httplib::Request& req, httplib::Respons
   f.object("options");
   if (!f.ok()) return ollama_error(res, 400, f.error());
   if (refuse_unsupported(*body, &err)) return ollama_error(res, err.status, err.message);
+  auto grammar = request_grammar(req.body, false);
+  if (!grammar) return ollama_error(res, 400, grammar.error().message);
 
   auto lease = begin_request(state, model, &err);
   if (!lease) return ollama_error(res, err.status, err.message);
@@ -175,6 +173,7 @@ void handle_generate(State& state, const httplib::Request& req, httplib::Respons
   if (prompt.empty()) return answer_load_only(res, *lease, false);
   RunParameters params;
   if (!read_parameters(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+  params.generate.grammar = std::move(*grammar);
 
   const LoadedModel& m = *lease->model;
   Result<std::vector<int32_t>> tokens = std::vector<int32_t>{};
@@ -210,6 +209,8 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   f.object("options");
   if (!f.ok()) return ollama_error(res, 400, f.error());
   if (refuse_unsupported(*body, &err)) return ollama_error(res, err.status, err.message);
+  auto grammar = request_grammar(req.body, false);
+  if (!grammar) return ollama_error(res, 400, grammar.error().message);
   std::vector<ChatMessage> messages;
   if (messages_json) {
     auto parsed = parse_messages(*messages_json);
@@ -223,6 +224,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   if (messages.empty()) return answer_load_only(res, *lease, true);
   RunParameters params;
   if (!read_parameters(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+  params.generate.grammar = std::move(*grammar);
   auto tokens = chat_prompt(*lease->model, std::move(messages), tools && !tools->empty() ? tools->dump() : "");
   if (!tokens) return ollama_error(res, 400, tokens.error().message);
   auto job = prepare_job(lease->model, std::move(*tokens), std::move(params));

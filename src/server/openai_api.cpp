@@ -264,21 +264,6 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
   });
 }
 
-bool refuse_response_format(Fields& f, const json& body) {
-  if (!f.has("response_format")) return false;
-  const json& rf = body["response_format"];
-  if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
-    f.fail("'response_format' must be an object with a 'type'");
-    return true;
-  }
-  if (rf["type"] != "text") {
-    f.fail("'response_format' of type '" + rf["type"].get<std::string>() +
-           "' (structured output) is not supported by this server yet");
-    return true;
-  }
-  return false;
-}
-
 void handle_chat(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
@@ -292,8 +277,9 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   const json* tools = f.array("tools");
   const bool logprobs = f.boolean("logprobs").value_or(false);
   const int top = static_cast<int>(f.integer("top_logprobs", 0, kMaxTopLogprobs).value_or(0));
-  refuse_response_format(f, *body);
   if (!f.ok()) return openai_error(res, 400, f.error());
+  auto grammar = request_grammar(req.body, true);
+  if (!grammar) return openai_error(res, 400, grammar.error().message);
   auto messages = parse_messages(*messages_json);
   if (!messages) return openai_error(res, 400, messages.error().message);
   if (messages->empty()) return openai_error(res, 400, "'messages' must not be empty");
@@ -303,6 +289,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
   c.params.generate.logprobs = logprobs || top > 0;
   c.params.generate.top_logprobs = top;
+  c.params.generate.grammar = std::move(*grammar);
   auto tokens = chat_prompt(*lease->model, std::move(*messages), tools && !tools->empty() ? tools->dump() : "");
   if (!tokens) return openai_error(res, 400, tokens.error().message);
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
@@ -334,6 +321,8 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   if (prompt.empty()) return openai_error(res, 400, "'prompt' must not be empty");
   if (echo && logprobs >= 0)
     return openai_error(res, 400, "'echo' with 'logprobs' (prompt log-probabilities) is not supported by this server yet");
+  auto grammar = request_grammar(req.body, true);
+  if (!grammar) return openai_error(res, 400, grammar.error().message);
 
   auto lease = begin_request(state, c.model, &err);
   if (!lease) return openai_error(res, err.status, err.message);
@@ -341,6 +330,7 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   if (!f.has("max_tokens")) c.params.generate.num_predict = 16;  // the API's default max_tokens
   c.params.generate.logprobs = logprobs >= 0;
   c.params.generate.top_logprobs = std::max(0, logprobs);
+  c.params.generate.grammar = std::move(*grammar);
   auto tokens = lease->model->model->tokenize(prompt, true, false);
   if (!tokens) return openai_error(res, 400, tokens.error().message);
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);

@@ -154,6 +154,19 @@ TEST(GrammarMatch, PartialUtf8IsKeptOnlyWhenItCanStillMatch) {
   Matcher bad(g);
   EXPECT_FALSE(bad.accept("\xa9"));      // a continuation byte first
   EXPECT_FALSE(bad.accept("\xc0\x80"));  // overlong NUL
+  // A sequence that could only become a surrogate is refused at its second byte, so that no
+  // state waits for a byte that cannot come.
+  auto any = compile(R"(root ::= [^a]*)");
+  ASSERT_NE(any, nullptr);
+  Matcher s(any);
+  EXPECT_TRUE(s.accept("\xed"));
+  EXPECT_FALSE(s.accept("\xa0"));
+  EXPECT_TRUE(s.accept("\x9f\xbf"));  // U+D7FF
+  EXPECT_EQ(s.distance(), 0u);
+  EXPECT_TRUE(s.accept("\xe2"));
+  EXPECT_EQ(s.distance(), 2u);  // the two bytes the character in progress needs
+  EXPECT_TRUE(s.accept("\x82"));
+  EXPECT_EQ(s.distance(), 1u);
 }
 
 TEST(GrammarMatch, DistanceIsTheShortestWayToFinish) {

@@ -1,0 +1,158 @@
+// Structured output through `minnow serve` and the official clients: every schema of
+// tests/data/schemas.json, for 20 seeds each, on stories260K and on tiny random-weight models
+// (whose free output is never JSON), yields text that parses and that ajv (an independent JSON
+// Schema validator) accepts. Also Ollama's format "json", OpenAI's json_object and strict
+// json_schema, and 400s for schemas or grammars that cannot work. Run by CTest (js_structured)
+// with MINNOW_BINARY and MINNOW_SHARED_DIR set; exits 77 (skipped) without the npm packages or
+// ../shared.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.env.MINNOW_BINARY;
+const shared = process.env.MINNOW_SHARED_DIR ?? '';
+const models = {
+  stories: path.join(shared, 'models/stories260K.gguf'),
+  'tiny-llama': path.join(shared, 'reference/tiny-llama-q8_0.gguf'),
+  'tiny-qwen2': path.join(shared, 'reference/tiny-qwen2-f32.gguf'),
+};
+for (const pkg of ['openai', 'ollama', 'ajv', 'ajv-formats']) {
+  if (!fs.existsSync(path.join(here, 'node_modules', pkg))) {
+    console.log(`SKIP: the ${pkg} package is not installed (npm ci in tests/js)`);
+    process.exit(77);
+  }
+}
+if (!binary || !fs.existsSync(binary) || Object.values(models).some((m) => !fs.existsSync(m))) {
+  console.log(`SKIP: needs MINNOW_BINARY and the models of ${shared}`);
+  process.exit(77);
+}
+const { default: OpenAI } = await import('openai');
+const { Ollama } = await import('ollama');
+const { default: Ajv2020 } = await import('ajv/dist/2020.js');
+const { default: addFormats } = await import('ajv-formats');
+
+const corpus = JSON.parse(fs.readFileSync(path.join(here, '../data/schemas.json'), 'utf8'));
+const SEEDS = 20;
+let server, base, store;
+
+before(async () => {
+  store = fs.mkdtempSync(path.join(os.tmpdir(), 'minnow-js-structured-'));
+  const env = { ...process.env, MINNOW_MODELS: store };
+  for (const [name, file] of Object.entries(models)) {
+    fs.writeFileSync(path.join(store, 'Modelfile'), `FROM ${file}\n`);
+    execFileSync(binary, ['create', name, '-f', path.join(store, 'Modelfile')], { env });
+  }
+  server = spawn(binary, ['serve', '--port', '0', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  base = await new Promise((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/listening on (http:\/\/[0-9.]+:[0-9]+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`minnow serve exited (${code}): ${err}`)));
+  });
+});
+
+after(() => {
+  server?.kill('SIGTERM');
+  fs.rmSync(store, { recursive: true, force: true });
+});
+
+function validator() {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+test('every schema of the corpus, 20 seeds each, parses and validates (ollama client)', async () => {
+  assert.ok(corpus.length >= 30, `${corpus.length} schemas`);
+  const ollama = new Ollama({ host: base });
+  const ajv = validator();
+  const names = Object.keys(models);
+  const failures = [];
+  let runs = 0;
+  for (const [i, { name, schema }] of corpus.entries()) {
+    const validate = ajv.compile(schema);
+    for (let seed = 1; seed <= SEEDS; ++seed) {
+      const model = names[(i + seed) % names.length];
+      const r = await ollama.generate({ model, prompt: `Reply in JSON (${name}):`, raw: true, format: schema,
+                                        options: { seed, temperature: 1, num_predict: 256 } });
+      ++runs;
+      let value;
+      try {
+        value = JSON.parse(r.response);
+      } catch (e) {
+        failures.push(`${name} seed ${seed} on ${model}: not JSON: ${JSON.stringify(r.response)}`);
+        continue;
+      }
+      if (!validate(value))
+        failures.push(`${name} seed ${seed} on ${model}: ${ajv.errorsText(validate.errors)}: ${r.response}`);
+    }
+  }
+  assert.equal(runs, corpus.length * SEEDS);
+  assert.deepEqual(failures, []);
+});
+
+test('ollama format "json" gives a JSON object; streamed equals unstreamed', async () => {
+  const ollama = new Ollama({ host: base });
+  const req = { model: 'tiny-llama', messages: [{ role: 'user', content: 'hi' }], format: 'json',
+                options: { seed: 3, temperature: 1, num_predict: 128 } };
+  const whole = await ollama.chat(req);
+  const value = JSON.parse(whole.message.content);
+  assert.equal(typeof value, 'object');
+  assert.ok(!Array.isArray(value) && value !== null);
+  let text = '';
+  for await (const part of await ollama.chat({ ...req, stream: true })) text += part.message.content;
+  assert.equal(text, whole.message.content);
+});
+
+test('openai response_format: json_object and strict json_schema', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+  const obj = await openai.chat.completions.create({ model: 'stories', messages, seed: 5, temperature: 1,
+                                                     max_tokens: 128, response_format: { type: 'json_object' } });
+  assert.equal(typeof JSON.parse(obj.choices[0].message.content), 'object');
+  const schema = corpus.find((c) => c.name === 'strict-openai').schema;
+  const validate = validator().compile(schema);
+  for (const seed of [1, 2, 3]) {
+    const r = await openai.chat.completions.create({
+      model: 'tiny-qwen2', messages, seed, temperature: 1, max_tokens: 128,
+      response_format: { type: 'json_schema', json_schema: { name: 'weather', strict: true, schema } },
+    });
+    const value = JSON.parse(r.choices[0].message.content);
+    assert.ok(validate(value), JSON.stringify(validate.errors));
+  }
+  // An enum schema classifies: exactly one of the labels.
+  const label = await openai.chat.completions.create({
+    model: 'stories', messages: [{ role: 'user', content: 'Is this spam?' }], temperature: 0, max_tokens: 16,
+    response_format: { type: 'json_schema', json_schema: { name: 'label', schema: { enum: ['spam', 'ham'] } } },
+  });
+  assert.ok(['"spam"', '"ham"'].includes(label.choices[0].message.content), label.choices[0].message.content);
+});
+
+test('schemas and grammars that cannot work are 400s with the reason', async () => {
+  const ollama = new Ollama({ host: base });
+  await assert.rejects(
+    ollama.generate({ model: 'stories', prompt: 'x', format: { type: 'integer', multipleOf: 3 } }),
+    (e) => e.status_code === 400 && /multipleOf/.test(e.message));
+  await assert.rejects(
+    ollama.generate({ model: 'stories', prompt: 'x', format: { type: 'array', minItems: 3, maxItems: 1 } }),
+    (e) => e.status_code === 400 && /maxItems/.test(e.message));
+  await assert.rejects(ollama.generate({ model: 'stories', prompt: 'x', format: 'yaml' }),
+                       (e) => e.status_code === 400 && /format/.test(e.message));
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  await assert.rejects(
+    openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'x' }],
+                                     response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { $ref: '#/nope' } } } }),
+    (e) => e.status === 400 && /nope/.test(e.message));
+  const raw = await fetch(`${base}/api/generate`, {
+    method: 'POST', body: JSON.stringify({ model: 'stories', prompt: 'x', grammar: 'root ::= "a" root' }) });
+  assert.equal(raw.status, 400);
+  assert.match((await raw.json()).error, /never finish/);
+});
