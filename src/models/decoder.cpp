@@ -62,6 +62,16 @@ std::vector<nn::Weight*> Decoder::linear_weights() {
 
 Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
                         int64_t n_tokens, KvCache& cache, bool all_logits, float* logits) const {
+  return run(c, tokens, positions, n_tokens, cache, all_logits ? Head::kAllLogits : Head::kLastLogits, logits);
+}
+
+Status Decoder::forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                               int64_t n_tokens, KvCache& cache, float* hidden) const {
+  return run(c, tokens, positions, n_tokens, cache, Head::kNormedHidden, hidden);
+}
+
+Status Decoder::run(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
+                    KvCache& cache, Head head, float* out) const {
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
   MINNOW_CHECK_OK(check_batch(hp_, cache, tokens, positions, n_tokens));
@@ -123,11 +133,15 @@ Status Decoder::forward(const nn::Compute& c, const int32_t* tokens, const int32
     c.emit("ffn_out", il, x, n_tokens * E);
   }
 
-  // Only the rows whose logits are wanted go through the (large) output matrix.
-  const int64_t first = all_logits ? 0 : n_tokens - 1;
-  const int64_t n_out = n_tokens - first;
-  nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
-  nn::linear(c, output_, h, n_out, logits);
+  if (head == Head::kNormedHidden) {
+    nn::rms_norm(x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
+  } else {
+    // Only the rows whose logits are wanted go through the (large) output matrix.
+    const int64_t first = head == Head::kAllLogits ? 0 : n_tokens - 1;
+    const int64_t n_out = n_tokens - first;
+    nn::rms_norm(x + first * E, output_norm_.data(), E, n_out, hp_.rms_eps, h);
+    nn::linear(c, output_, h, n_out, out);
+  }
   cache.set_n_past(std::max(cache.n_past(), positions[n_tokens - 1] + 1));
   return Status();
 }
