@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "engine/embed.h"
 #include "engine/stop_filter.h"
 #include "engine/model_impl.h"
 #include "gguf/gguf.h"
@@ -167,6 +168,11 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.isa = kernels::isa_name(impl->kt->isa);
   info.n_threads = impl->pool->size();
   for (const auto& [key, value] : f.metadata()) info.metadata.emplace_back(key, render_value(value));
+  auto pooling = read_pooling_type(f, hp.arch);
+  if (!pooling) return pooling.error().with_context(path);
+  impl->pooling_type = *pooling;
+  info.pooling = pooling_name(*pooling);
+  info.embedding_only = hp.encoder;
   impl->chat_template = chat::Template::parse(info.chat_template.empty() ? kDefaultChatTemplate : info.chat_template);
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
@@ -182,15 +188,20 @@ std::string Model::token_to_piece(int32_t id) const {
 
 Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
   const models::HParams& hp = impl_->model->hparams();
-  const int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
-  // Sliding-window layers get a ring of their window rather than n_ctx rows.
-  auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim, options.kv_f32 ? DType::F32 : DType::F16,
-                               hp.layer_window);
-  if (!cache) return cache.error();
+  int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
   auto impl = std::make_unique<Session::Impl>();
+  if (hp.encoder) {
+    // No KV cache: an encoder sees each input whole. It has embeddings for n_ctx_train positions only.
+    n_ctx = std::min(n_ctx, hp.n_ctx_train);
+  } else {
+    // Sliding-window layers get a ring of their window rather than n_ctx rows.
+    auto cache = KvCache::create(hp.n_layer, n_ctx, hp.n_head_kv * hp.head_dim,
+                                 options.kv_f32 ? DType::F32 : DType::F16, hp.layer_window);
+    if (!cache) return cache.error();
+    impl->cache = std::move(*cache);
+  }
   impl->owner = shared_from_this();
   impl->model = impl_.get();
-  impl->cache = std::move(*cache);
   impl->options = options;
   impl->options.n_ctx = n_ctx;
   impl->options.n_batch = std::max(1, options.n_batch);
@@ -199,14 +210,25 @@ Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& option
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
-int Session::n_ctx() const { return impl_->cache.n_ctx(); }
+int Session::n_ctx() const { return impl_->options.n_ctx; }
 int Session::n_past() const { return impl_->cache.n_past(); }
 
 void Session::reset() { impl_->rewind(0); }
 
+namespace {
+
+Status refuse_encoder(const Model::Impl& m) {
+  if (!m.model->hparams().encoder) return Status();
+  return make_error("%s is an embedding model (a %s encoder): it computes embeddings and cannot generate text",
+                    m.info.path.c_str(), m.info.architecture.c_str());
+}
+
+}  // namespace
+
 Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
   if (tokens.empty()) return make_error("eval: no tokens");
   Model::Impl& m = *impl_->model;
+  MINNOW_CHECK_OK(refuse_encoder(m));
   const int n_vocab = m.model->hparams().n_vocab;
   const int64_t n_rows = all_logits ? static_cast<int64_t>(tokens.size()) : 1;
   // Every position's logits of a long sequence would not fit in memory (128k positions x 128k
@@ -301,6 +323,7 @@ void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& to
 Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
                                         const std::function<bool(const GeneratedPiece&)>& on_piece) {
   Model::Impl& m = *impl_->model;
+  MINNOW_CHECK_OK(refuse_encoder(m));
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const Tokenizer& tok = *m.tokenizer;
   if (tokens.empty()) return make_error("the prompt is empty");
@@ -378,6 +401,40 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   }
   stats.generate_seconds = seconds_since(t1);
   return stats;
+}
+
+Result<std::vector<Embedding>> Session::embed(const std::vector<std::vector<int32_t>>& inputs,
+                                              const EmbedOptions& options) {
+  Model::Impl& m = *impl_->model;
+  const nn::Compute c{*m.kt, *m.pool, nullptr, &impl_->scratch};
+  impl_->rewind(0);
+  auto out = embed_inputs({*m.model, c, impl_->cache, n_ctx(), impl_->options.n_batch, m.pooling_type, -1}, inputs,
+                          options);
+  impl_->rewind(0);
+  return out;
+}
+
+Result<Embedding> Session::embed(std::span<const int32_t> tokens, const EmbedOptions& options) {
+  auto out = embed(std::vector<std::vector<int32_t>>{std::vector<int32_t>(tokens.begin(), tokens.end())}, options);
+  if (!out) return out.error();
+  return std::move(out->front());
+}
+
+Result<std::vector<Embedding>> Session::embed_texts(const std::vector<std::string>& texts,
+                                                    const EmbedOptions& options) {
+  Model::Impl& m = *impl_->model;
+  if (!m.tokenizer) return Error{m.info.tokenizer_error};
+  const Tokenizer& tok = *m.tokenizer;
+  std::vector<std::vector<int32_t>> inputs;
+  for (const std::string& text : texts) inputs.push_back(tok.encode(text, tok.add_bos(), false));
+  // Truncation keeps the [SEP] a BERT vocabulary ends each text with, as Hugging Face's does.
+  const int32_t end_token = tok.add_eos() ? tok.eos_id() : -1;
+  const nn::Compute c{*m.kt, *m.pool, nullptr, &impl_->scratch};
+  impl_->rewind(0);
+  auto out = embed_inputs({*m.model, c, impl_->cache, n_ctx(), impl_->options.n_batch, m.pooling_type, end_token},
+                          inputs, options);
+  impl_->rewind(0);
+  return out;
 }
 
 }  // namespace minnow
