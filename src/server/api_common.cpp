@@ -265,18 +265,26 @@ Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatM
   return m.model->apply_chat_template(messages, o);
 }
 
+Result<Session*> session_for(LoadedModel& m, int n_ctx) {
+  if (!m.session || m.session_ctx != n_ctx) {
+    m.session.reset();
+    SessionOptions so;
+    so.n_ctx = n_ctx;
+    auto s = m.model->new_session(so);
+    if (!s) return s.error();
+    m.session = std::move(*s);
+    m.session_ctx = n_ctx;
+  }
+  return m.session.get();
+}
+
 Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> prompt, RunParameters p) {
+  if (m->model->info().embedding_only)
+    return make_error("model '%s' is an embedding model: it cannot generate text (use /api/embed or /v1/embeddings)",
+                      m->name.c_str());
   Job job;
   job.lock = std::unique_lock(m->session_mu);
-  if (!m->session || m->session_ctx != p.n_ctx) {
-    m->session.reset();
-    SessionOptions so;
-    so.n_ctx = p.n_ctx;
-    auto s = m->model->new_session(so);
-    if (!s) return s.error();
-    m->session = std::move(*s);
-    m->session_ctx = p.n_ctx;
-  }
+  if (auto s = session_for(*m, p.n_ctx); !s) return s.error();
   if (prompt.empty()) return make_error("the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) > m->session->n_ctx()) {
     return make_error("the prompt is %zu tokens, longer than the context of %d tokens (raise num_ctx)", prompt.size(),

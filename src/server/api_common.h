@@ -76,6 +76,10 @@ std::string rfc3339_now();
 Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatMessage> messages,
                                          const std::string& tools_json);
 
+// The model's session for a context of n_ctx tokens (0: the model's default), created on first
+// use and again when n_ctx changes. The caller holds m.session_mu.
+Result<Session*> session_for(LoadedModel& m, int n_ctx);
+
 // One generation, ready to run: it holds the model's session (created or re-created for
 // the requested num_ctx) from prepare_job until it is destroyed, so that a prompt too long for
 // the context is refused before any response is sent.

@@ -195,7 +195,7 @@ TEST(DecoderEmbed, TooLongInputsAreRefusedOrTruncatedAndTheContextIsLeftEmpty) {
   auto refused = s->embed_texts({text}, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("longer than the context of 8"), std::string::npos) << refused.error().message;
-  auto cut = s->embed_texts({text}, EmbedOptions{.truncate = true});
+  auto cut = s->embed_texts({text}, EmbedOptions{.truncate = true, .dimensions = 0});
   ASSERT_TRUE(cut.ok()) << cut.error().message;
   EXPECT_TRUE(cut->front().truncated);
   EXPECT_EQ(cut->front().n_tokens, 8);
@@ -244,7 +244,7 @@ TEST(DecoderEmbed, Stories260K) {
 
   auto small = new_session(*model, 8);
   EXPECT_FALSE(small->embed_texts({text}, {}).ok());
-  auto cut = small->embed_texts({text}, EmbedOptions{.truncate = true});
+  auto cut = small->embed_texts({text}, EmbedOptions{.truncate = true, .dimensions = 0});
   ASSERT_TRUE(cut.ok()) << cut.error().message;
   EXPECT_EQ(cut->front().n_tokens, 8);
   EXPECT_EQ(cut->front().values, small->embed(std::span<const int32_t>(tokens->data(), 8), {})->values);
@@ -345,7 +345,7 @@ TEST(BertEmbed, TruncationKeepsSepAndTheContextIsTheTrainedOne) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("62 tokens, longer than the context of 48"), std::string::npos)
       << refused.error().message;
-  auto cut = s->embed_texts({text}, EmbedOptions{.truncate = true});
+  auto cut = s->embed_texts({text}, EmbedOptions{.truncate = true, .dimensions = 0});
   ASSERT_TRUE(cut.ok()) << cut.error().message;
   EXPECT_EQ(cut->front().n_tokens, 48);
   EXPECT_TRUE(cut->front().truncated);
@@ -358,7 +358,7 @@ TEST(BertEmbed, TruncationKeepsSepAndTheContextIsTheTrainedOne) {
   EXPECT_EQ(cut->front().values, same->values);
   // Token ids are cut as given.
   std::vector<int32_t> ids(60, 5);
-  auto cut_ids = s->embed(ids, EmbedOptions{.truncate = true});
+  auto cut_ids = s->embed(ids, EmbedOptions{.truncate = true, .dimensions = 0});
   ASSERT_TRUE(cut_ids.ok());
   EXPECT_EQ(cut_ids->values, s->embed(std::span<const int32_t>(ids.data(), 48), {})->values);
 }
