@@ -22,6 +22,7 @@ void add_cp_command(CLI::App& app, int* exit_code);
 void add_quantize_command(CLI::App& app, int* exit_code);
 void add_perplexity_command(CLI::App& app, int* exit_code);
 void add_serve_command(CLI::App& app, int* exit_code);
+void add_embed_command(CLI::App& app, int* exit_code);
 
 // Prints "minnow: message" to stderr and returns 1, for `return fail(...)`.
 int fail(const std::string& message);

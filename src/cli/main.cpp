@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   minnow::cli::add_quantize_command(app, &exit_code);
   minnow::cli::add_perplexity_command(app, &exit_code);
   minnow::cli::add_serve_command(app, &exit_code);
+  minnow::cli::add_embed_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
