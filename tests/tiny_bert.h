@@ -1,8 +1,8 @@
 // Builds tiny random-weight BERT GGUF files (general.architecture "bert", tensors and keys as
 // llama.cpp's converter writes them) with the project's own writer, for the model, engine and
 // server tests. A WordPiece vocabulary in GGUF's spelling ("▁word" starts a word, "s" continues
-// one) of the specials, a few words and the letters. The f32 values of every tensor are kept
-// for reference computations.
+// one) of the specials, a few words and the letters, or a real one from a vocabulary file. The
+// f32 values of every tensor are kept for reference computations.
 #pragma once
 
 #include <cmath>
@@ -30,6 +30,8 @@ struct TinyBertSpec {
   DType wtype = DType::F32;  // type of the matrices
   std::string drop_tensor;   // leave this tensor out
   bool drop_eps = false;     // leave bert.attention.layer_norm_epsilon out
+  // The tokenizer.* keys (and so the vocabulary) of this file instead of the built-in vocabulary.
+  const gguf::File* vocab = nullptr;
   uint64_t seed = 5;
 };
 
@@ -47,7 +49,7 @@ inline std::vector<std::string> tiny_bert_vocab() {
 
 inline std::vector<uint8_t> make_tiny_bert(const TinyBertSpec& s, TensorValues* values = nullptr) {
   const std::vector<std::string> vocab = tiny_bert_vocab();
-  const int n_vocab = static_cast<int>(vocab.size());
+  int n_vocab = static_cast<int>(vocab.size());
   gguf::Writer w;
   w.set_string("general.architecture", "bert");
   w.set_string("general.name", "tiny-bert");
@@ -59,12 +61,20 @@ inline std::vector<uint8_t> make_tiny_bert(const TinyBertSpec& s, TensorValues* 
   if (!s.drop_eps) w.set_f32("bert.attention.layer_norm_epsilon", 1e-12f);
   w.set_bool("bert.attention.causal", s.causal);
   if (s.pooling_type >= 0) w.set_u32("bert.pooling_type", static_cast<uint32_t>(s.pooling_type));
-  w.set_string("tokenizer.ggml.model", "bert");
-  w.set_array_string("tokenizer.ggml.tokens", vocab);
-  std::vector<int32_t> types(n_vocab, 1);
-  for (int i = 0; i < 5; ++i) types[i] = 3;
-  types[1] = 2;
-  w.set_array_i32("tokenizer.ggml.token_type", types);
+  if (s.vocab) {
+    for (const auto& [key, value] : s.vocab->metadata())
+      if (key.rfind("tokenizer.", 0) == 0) w.set_value(key, value);
+    auto tokens = s.vocab->get_array("tokenizer.ggml.tokens");
+    if (!tokens.ok()) std::abort();  // not a vocabulary file: a bug in the test itself
+    n_vocab = static_cast<int>((*tokens)->count);
+  } else {
+    w.set_string("tokenizer.ggml.model", "bert");
+    w.set_array_string("tokenizer.ggml.tokens", vocab);
+    std::vector<int32_t> types(n_vocab, 1);
+    for (int i = 0; i < 5; ++i) types[i] = 3;
+    types[1] = 2;
+    w.set_array_i32("tokenizer.ggml.token_type", types);
+  }
   w.set_u32("tokenizer.ggml.token_type_count", static_cast<uint32_t>(s.n_types));
 
   std::mt19937_64 rng(s.seed);
