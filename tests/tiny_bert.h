@@ -23,10 +23,10 @@ struct TinyBertSpec {
   int n_layer = 2;
   int n_head = 4;
   int n_ff = 96;
-  int n_ctx = 48;      // bert.context_length: rows of position_embd
-  int n_types = 2;     // rows of token_types (0: no token_types tensor, as DistilBERT)
-  int pooling_type = 1;  // bert.pooling_type (1 mean, 2 cls, 3 last, ...); < 0: key absent
-  bool causal = false;   // bert.attention.causal
+  int n_ctx = 48;            // bert.context_length: rows of position_embd
+  int n_types = 2;           // rows of token_types (0: no token_types tensor, as DistilBERT)
+  int pooling_type = 1;      // bert.pooling_type (1 mean, 2 cls, 3 last, ...); < 0: key absent
+  bool causal = false;       // bert.attention.causal
   DType wtype = DType::F32;  // type of the matrices
   std::string drop_tensor;   // leave this tensor out
   bool drop_eps = false;     // leave bert.attention.layer_norm_epsilon out
@@ -41,7 +41,8 @@ using TensorValues = std::map<std::string, std::vector<float>>;
 inline std::vector<std::string> tiny_bert_vocab() {
   const std::string ws = "\xe2\x96\x81";  // U+2581: starts a word
   std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-  for (const char* w : {"hello", "world", "the", "cat", "sat", "on", "mat", "dog", "ran", ".", ","}) v.push_back(ws + w);
+  for (const char* w : {"hello", "world", "the", "cat", "sat", "on", "mat", "dog", "ran", ".", ","})
+    v.push_back(ws + w);
   for (char c = 'a'; c <= 'z'; ++c) v.push_back(ws + std::string(1, c));
   for (char c = 'a'; c <= 'z'; ++c) v.push_back(std::string(1, c));
   return v;
@@ -82,7 +83,9 @@ inline std::vector<uint8_t> make_tiny_bert(const TinyBertSpec& s, TensorValues* 
   enum class Kind { kMatrix, kEmbedding, kNormWeight, kBias };
   auto add = [&](const std::string& name, int64_t n_in, int64_t n_out, Kind kind) {
     if (name == s.drop_tensor) return;
-    const float sd = kind == Kind::kMatrix ? 1.0f / std::sqrt(static_cast<float>(n_in)) : kind == Kind::kEmbedding ? 1.0f : 0.1f;
+    const float sd = kind == Kind::kMatrix      ? 1.0f / std::sqrt(static_cast<float>(n_in))
+                     : kind == Kind::kEmbedding ? 1.0f
+                                                : 0.1f;
     std::normal_distribution<float> nd(0.0f, sd);
     std::vector<float> vals(static_cast<size_t>(n_in * n_out));
     for (float& v : vals) v = (kind == Kind::kNormWeight ? 1.0f : 0.0f) + nd(rng);
@@ -91,7 +94,8 @@ inline std::vector<uint8_t> make_tiny_bert(const TinyBertSpec& s, TensorValues* 
     const size_t rb = *row_bytes(t, n_in);
     std::vector<uint8_t> data(rb * n_out);
     for (int64_t r = 0; r < n_out; ++r) quantize_row(t, vals.data() + r * n_in, data.data() + r * rb, n_in);
-    std::vector<int64_t> ne = n_out == 1 && !matrix ? std::vector<int64_t>{n_in} : std::vector<int64_t>{n_in, n_out};
+    std::vector<int64_t> ne =
+        n_out == 1 && !matrix ? std::vector<int64_t>{n_in} : std::vector<int64_t>{n_in, n_out};
     if (!w.add_tensor(name, t, ne, std::move(data)).ok()) std::abort();  // a bug in the test itself
     if (values) (*values)[name] = std::move(vals);
   };

@@ -1,9 +1,8 @@
 // `minnow embed MODEL TEXT...`: the embedding of each text (pooled, unit length) as a JSON array
 // of arrays of floats, one per text, in order.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_ref.h"

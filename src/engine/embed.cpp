@@ -16,8 +16,9 @@ Result<std::vector<int32_t>> fit(const EmbedPass& pass, const std::vector<int32_
   *truncated = input.size() > n_ctx;
   if (!*truncated) return input;
   if (!o.truncate) {
-    return make_error("embed: input %zu is %zu tokens, longer than the context of %d (truncate it, or raise num_ctx)",
-                      index, input.size(), pass.n_ctx);
+    return make_error(
+        "embed: input %zu is %zu tokens, longer than the context of %d (truncate it, or raise num_ctx)",
+        index, input.size(), pass.n_ctx);
   }
   std::vector<int32_t> cut(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n_ctx));
   if (pass.end_token >= 0 && input.back() == pass.end_token) cut.back() = pass.end_token;
@@ -66,7 +67,8 @@ Status embed_decoder(const EmbedPass& pass, Pooling pooling, const std::vector<s
       hidden.resize(static_cast<size_t>(n * E));
       positions.resize(static_cast<size_t>(n));
       for (int64_t t = 0; t < n; ++t) positions[t] = static_cast<int32_t>(b + t);
-      const Status st = pass.model.forward_hidden(pass.c, in.data() + b, positions.data(), n, pass.cache, hidden.data());
+      const Status st =
+          pass.model.forward_hidden(pass.c, in.data() + b, positions.data(), n, pass.cache, hidden.data());
       if (!st.ok()) {
         pass.cache.set_n_past(0);
         return st.error().with_context(strfmt("embed: input %zu", i));
@@ -90,13 +92,15 @@ Status embed_encoder(const EmbedPass& pass, Pooling pooling, const std::vector<s
   for (size_t first = 0, end = 0; first < inputs.size(); first = end) {
     tokens.clear();
     positions.clear();
-    for (end = first; end < inputs.size() && (end == first || tokens.size() + inputs[end].size() <= budget); ++end) {
+    for (end = first; end < inputs.size() && (end == first || tokens.size() + inputs[end].size() <= budget);
+         ++end) {
       tokens.insert(tokens.end(), inputs[end].begin(), inputs[end].end());
       for (size_t p = 0; p < inputs[end].size(); ++p) positions.push_back(static_cast<int32_t>(p));
     }
     hidden.resize(tokens.size() * static_cast<size_t>(E));
-    const Status st = pass.model.forward_hidden(pass.c, tokens.data(), positions.data(),
-                                                static_cast<int64_t>(tokens.size()), pass.cache, hidden.data());
+    const Status st =
+        pass.model.forward_hidden(pass.c, tokens.data(), positions.data(),
+                                  static_cast<int64_t>(tokens.size()), pass.cache, hidden.data());
     if (!st.ok()) {
       return st.error().with_context(end - first == 1 ? strfmt("embed: input %zu", first)
                                                       : strfmt("embed: inputs %zu to %zu", first, end - 1));
@@ -137,15 +141,18 @@ std::string pooling_name(int64_t pooling_type) {
   return strfmt("unknown (%lld)", static_cast<long long>(pooling_type));
 }
 
-Result<std::vector<Embedding>> embed_inputs(const EmbedPass& pass, const std::vector<std::vector<int32_t>>& inputs,
+Result<std::vector<Embedding>> embed_inputs(const EmbedPass& pass,
+                                            const std::vector<std::vector<int32_t>>& inputs,
                                             const EmbedOptions& options) {
   const models::HParams& hp = pass.model.hparams();
   const std::string pooling_str = pooling_name(pass.pooling_type);
   if (pooling_str != "mean" && pooling_str != "cls" && pooling_str != "last") {
-    return make_error("embed: %s.pooling_type %lld (%s) is not supported (mean, cls and last are)", hp.arch.c_str(),
-                      static_cast<long long>(pass.pooling_type), pooling_str.c_str());
+    return make_error("embed: %s.pooling_type %lld (%s) is not supported (mean, cls and last are)",
+                      hp.arch.c_str(), static_cast<long long>(pass.pooling_type), pooling_str.c_str());
   }
-  const Pooling pooling = pooling_str == "cls" ? Pooling::kCls : pooling_str == "last" ? Pooling::kLast : Pooling::kMean;
+  const Pooling pooling = pooling_str == "cls"    ? Pooling::kCls
+                          : pooling_str == "last" ? Pooling::kLast
+                                                  : Pooling::kMean;
   if (options.dimensions < 0 || options.dimensions > hp.n_embd) {
     return make_error("embed: dimensions must be between 1 and the embedding length of %d, not %d", hp.n_embd,
                       options.dimensions);

@@ -39,7 +39,8 @@ struct EmbedPass {
   int32_t end_token = -1;
 };
 
-Result<std::vector<Embedding>> embed_inputs(const EmbedPass& pass, const std::vector<std::vector<int32_t>>& inputs,
+Result<std::vector<Embedding>> embed_inputs(const EmbedPass& pass,
+                                            const std::vector<std::vector<int32_t>>& inputs,
                                             const EmbedOptions& options);
 
 }  // namespace minnow

@@ -111,6 +111,18 @@ struct Session::Impl {
     context.resize(n);
     n_logit_rows = 0;
   }
+
+  // Embeddings of inputs (engine/embed.h), from an empty context and leaving it empty.
+  // end_token: the special token truncation keeps as an input's last, -1 for none.
+  Result<std::vector<Embedding>> embed(const std::vector<std::vector<int32_t>>& inputs, int32_t end_token,
+                                       const EmbedOptions& o) {
+    const nn::Compute c{*model->kt, *model->pool, nullptr, &scratch};
+    rewind(0);
+    auto out = embed_inputs({*model->model, c, cache, options.n_ctx, options.n_batch, model->pooling_type, end_token},
+                            inputs, o);
+    rewind(0);
+    return out;
+  }
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -405,36 +417,24 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
 
 Result<std::vector<Embedding>> Session::embed(const std::vector<std::vector<int32_t>>& inputs,
                                               const EmbedOptions& options) {
-  Model::Impl& m = *impl_->model;
-  const nn::Compute c{*m.kt, *m.pool, nullptr, &impl_->scratch};
-  impl_->rewind(0);
-  auto out = embed_inputs({*m.model, c, impl_->cache, n_ctx(), impl_->options.n_batch, m.pooling_type, -1}, inputs,
-                          options);
-  impl_->rewind(0);
-  return out;
+  return impl_->embed(inputs, -1, options);
 }
 
 Result<Embedding> Session::embed(std::span<const int32_t> tokens, const EmbedOptions& options) {
-  auto out = embed(std::vector<std::vector<int32_t>>{std::vector<int32_t>(tokens.begin(), tokens.end())}, options);
+  auto out = impl_->embed({std::vector<int32_t>(tokens.begin(), tokens.end())}, -1, options);
   if (!out) return out.error();
   return std::move(out->front());
 }
 
 Result<std::vector<Embedding>> Session::embed_texts(const std::vector<std::string>& texts,
                                                     const EmbedOptions& options) {
-  Model::Impl& m = *impl_->model;
+  const Model::Impl& m = *impl_->model;
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const Tokenizer& tok = *m.tokenizer;
   std::vector<std::vector<int32_t>> inputs;
-  for (const std::string& text : texts) inputs.push_back(tok.encode(text, tok.add_bos(), false));
+  for (const std::string& text : texts) inputs.push_back(tok.encode(text, true, false));
   // Truncation keeps the [SEP] a BERT vocabulary ends each text with, as Hugging Face's does.
-  const int32_t end_token = tok.add_eos() ? tok.eos_id() : -1;
-  const nn::Compute c{*m.kt, *m.pool, nullptr, &impl_->scratch};
-  impl_->rewind(0);
-  auto out = embed_inputs({*m.model, c, impl_->cache, n_ctx(), impl_->options.n_batch, m.pooling_type, end_token},
-                          inputs, options);
-  impl_->rewind(0);
-  return out;
+  return impl_->embed(inputs, tok.add_eos() ? tok.eos_id() : -1, options);
 }
 
 }  // namespace minnow

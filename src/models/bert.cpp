@@ -20,11 +20,11 @@ namespace {
 struct BertLayer {
   // [n_head*head_dim][n_embd], [n_kv_dim][n_embd] x2, [n_embd][n_head*head_dim]
   nn::Weight wq, wk, wv, wo;
-  std::vector<float> bq, bk, bv, bo;                      // [n_head*head_dim], [n_kv_dim] x2, [n_embd]
-  std::vector<float> attn_norm_w, attn_norm_b;            // [n_embd] each (attn_output_norm)
-  nn::Weight w_up, w_down;                                // [n_ff][n_embd], [n_embd][n_ff]
-  std::vector<float> b_up, b_down;                        // [n_ff], [n_embd]
-  std::vector<float> out_norm_w, out_norm_b;              // [n_embd] each (layer_output_norm)
+  std::vector<float> bq, bk, bv, bo;            // [n_head*head_dim], [n_kv_dim] x2, [n_embd]
+  std::vector<float> attn_norm_w, attn_norm_b;  // [n_embd] each (attn_output_norm)
+  nn::Weight w_up, w_down;                      // [n_ff][n_embd], [n_embd][n_ff]
+  std::vector<float> b_up, b_down;              // [n_ff], [n_embd]
+  std::vector<float> out_norm_w, out_norm_b;    // [n_embd] each (layer_output_norm)
 };
 
 class Bert final : public Model {
@@ -36,7 +36,8 @@ class Bert final : public Model {
     hp_.encoder = true;
     auto eps = f.get_float("bert.attention.layer_norm_epsilon");
     if (!eps) return eps.error();
-    if (!(*eps > 0 && *eps < 1)) return make_error("model: bert.attention.layer_norm_epsilon %g is out of range", *eps);
+    if (!(*eps > 0 && *eps < 1))
+      return make_error("model: bert.attention.layer_norm_epsilon %g is out of range", *eps);
     eps_ = static_cast<float>(*eps);
     // Encoders attend both ways; the key exists for the few trained causally.
     auto causal = f.get_bool_or("bert.attention.causal", false);
@@ -101,13 +102,15 @@ class Bert final : public Model {
     return out;
   }
 
-  Status forward(const nn::Compute&, const int32_t*, const int32_t*, int64_t, KvCache&, bool, float*) const override {
-    return make_error("model: %s is an encoder: it computes embeddings and has no output layer to generate text with",
-                      hp_.arch.c_str());
+  Status forward(const nn::Compute&, const int32_t*, const int32_t*, int64_t, KvCache&, bool,
+                 float*) const override {
+    return make_error(
+        "model: %s is an encoder: it computes embeddings and has no output layer to generate text with",
+        hp_.arch.c_str());
   }
 
-  Status forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
-                        KvCache&, float* hidden) const override {
+  Status forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                        int64_t n_tokens, KvCache&, float* hidden) const override {
     MINNOW_CHECK_OK(check_inputs(tokens, positions, n_tokens));
     const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
     const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
@@ -144,8 +147,8 @@ class Bert final : public Model {
     const size_t tok_row = *row_bytes(tok_embd_.type, E), pos_row = *row_bytes(pos_embd_.type, E);
     for (int64_t t = 0; t < n_tokens; ++t) {
       float* xt = x + t * E;
-      c.kt.to_float[static_cast<int>(tok_embd_.type)](static_cast<const uint8_t*>(tok_embd_.data) + tok_row * tokens[t],
-                                                      xt, E);
+      c.kt.to_float[static_cast<int>(tok_embd_.type)](
+          static_cast<const uint8_t*>(tok_embd_.data) + tok_row * tokens[t], xt, E);
       if (!type0_.empty()) nn::add_inplace(xt, type0_.data(), E);
       c.kt.to_float[static_cast<int>(pos_embd_.type)](
           static_cast<const uint8_t*>(pos_embd_.data) + pos_row * positions[t], h, E);
@@ -203,8 +206,9 @@ class Bert final : public Model {
         return make_error("model: position %d is outside the %d positions %s was trained for", positions[t],
                           hp_.n_ctx_train, hp_.arch.c_str());
       if (positions[t] != 0 && (t == 0 || positions[t] != positions[t - 1] + 1))
-        return make_error("model: position %d at index %lld: an encoder's inputs each start at position 0 and count up",
-                          positions[t], static_cast<long long>(t));
+        return make_error(
+            "model: position %d at index %lld: an encoder's inputs each start at position 0 and count up",
+            positions[t], static_cast<long long>(t));
     }
     return Status();
   }

@@ -7,8 +7,8 @@
 
 namespace minnow::nn {
 
-void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, int64_t n_tokens, float eps,
-                float* out) {
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, int64_t n_tokens,
+                float eps, float* out) {
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* xr = x + t * n;
     float* o = out + t * n;
@@ -55,8 +55,8 @@ void softmax_scaled(const kernels::KernelTable& kt, float scale, float* scores, 
 
 // One task per (token, head) with the table's f32 dot and axpy: keys in order, so a row's
 // result does not depend on where its span lies.
-void spans_per_head(const Compute& c, const AttentionParams& p, const float* k, const float* v, const float* q,
-                    int64_t n_tokens, const int32_t* first, const int32_t* last, float* out) {
+void spans_per_head(const Compute& c, const AttentionParams& p, const float* k, const float* v,
+                    const float* q, int64_t n_tokens, const int32_t* first, const int32_t* last, float* out) {
   const int hd = p.head_dim;
   const int group = p.n_head / p.n_head_kv;
   const int64_t kv_dim = static_cast<int64_t>(p.n_head_kv) * hd;
@@ -71,10 +71,12 @@ void spans_per_head(const Compute& c, const AttentionParams& p, const float* k, 
       const float* qh = q + (t * p.n_head + h) * hd;
       float* oh = out + (t * p.n_head + h) * hd;
       scores.resize(static_cast<size_t>(n_keys));
-      for (int64_t j = 0; j < n_keys; ++j) scores[j] = kt.dot_f32(hd, k + (first[t] + j) * kv_dim + kv_off, qh);
+      for (int64_t j = 0; j < n_keys; ++j)
+        scores[j] = kt.dot_f32(hd, k + (first[t] + j) * kv_dim + kv_off, qh);
       softmax_scaled(kt, p.scale, scores.data(), n_keys);
       std::fill(oh, oh + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) kt.axpy_f32(hd, scores[j], v + (first[t] + j) * kv_dim + kv_off, oh);
+      for (int64_t j = 0; j < n_keys; ++j)
+        kt.axpy_f32(hd, scores[j], v + (first[t] + j) * kv_dim + kv_off, oh);
     }
   });
 }
@@ -91,7 +93,8 @@ void spans_tiled(const Compute& c, const AttentionParams& p, const float* k, con
   const int heads = group <= kernels::kAttnTileRows ? group : 1;
   const int head_tiles = p.n_head / heads;
   int64_t tokens = std::min<int64_t>(kTileTokens, kernels::kAttnTileRows / heads);
-  while (tokens > 1 && (n_tokens + tokens - 1) / tokens * head_tiles < 2 * static_cast<int64_t>(c.pool.size()))
+  while (tokens > 1 &&
+         (n_tokens + tokens - 1) / tokens * head_tiles < 2 * static_cast<int64_t>(c.pool.size()))
     tokens = (tokens + 1) / 2;
   std::vector<int64_t> tile_start;  // [n_tiles + 1] first token of each tile, then n_tokens
   for (int64_t t = 0; t < n_tokens; ++t) {
@@ -130,8 +133,9 @@ void spans_tiled(const Compute& c, const AttentionParams& p, const float* k, con
 
 }  // namespace
 
-void attention_spans(const Compute& c, const AttentionParams& p, const float* k, const float* v, int64_t n_rows,
-                     const float* q, int64_t n_tokens, const int32_t* first, const int32_t* last, float* out) {
+void attention_spans(const Compute& c, const AttentionParams& p, const float* k, const float* v,
+                     int64_t n_rows, const float* q, int64_t n_tokens, const int32_t* first,
+                     const int32_t* last, float* out) {
   assert(p.window == 0 && p.softcap == 0);
   for (int64_t t = 0; t < n_tokens; ++t) assert(0 <= first[t] && first[t] <= last[t] && last[t] < n_rows);
   if (n_tokens == 0) return;

@@ -12,8 +12,8 @@ namespace minnow::nn {
 
 // out[t] = (x[t] - mean(x[t])) / sqrt(var(x[t]) + eps) * weight + bias (the biased variance, as
 // torch.nn.LayerNorm).  x, out: [n_tokens][n]; may alias.
-void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, int64_t n_tokens, float eps,
-                float* out);
+void layer_norm(const float* x, const float* weight, const float* bias, int64_t n, int64_t n_tokens,
+                float eps, float* out);
 
 // x[i] = x[i]/2 * (1 + erf(x[i] / sqrt(2))): BERT's hidden_act "gelu", the exact form (geglu_inplace
 // uses the tanh approximation Gemma was trained with).
@@ -26,7 +26,8 @@ void gelu_inplace(float* x, int64_t n);
 // tokens of the batch or the thread count, where every span starts at a multiple of
 // kernels::kAttnKeyBlock (the flash-attention kernels group keys in blocks aligned there): an
 // input placed at such a row computes the same bits alone or packed with others.
-void attention_spans(const Compute& c, const AttentionParams& p, const float* k, const float* v, int64_t n_rows,
-                     const float* q, int64_t n_tokens, const int32_t* first, const int32_t* last, float* out);
+void attention_spans(const Compute& c, const AttentionParams& p, const float* k, const float* v,
+                     int64_t n_rows, const float* q, int64_t n_tokens, const int32_t* first,
+                     const int32_t* last, float* out);
 
 }  // namespace minnow::nn

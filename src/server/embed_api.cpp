@@ -54,7 +54,8 @@ bool read_texts(const json& v, const char* key, std::vector<std::string>* texts,
   if (texts->empty()) return fail(strfmt("'%s' is empty", key));
   if (texts->size() > kMaxInputs) return fail(strfmt("'%s' has more than %zu inputs", key, kMaxInputs));
   for (size_t i = 0; i < texts->size(); ++i) {
-    if ((*texts)[i].empty()) return fail(v.is_string() ? strfmt("'%s' is empty", key) : strfmt("'%s'[%zu] is empty", key, i));
+    if ((*texts)[i].empty())
+      return fail(v.is_string() ? strfmt("'%s' is empty", key) : strfmt("'%s'[%zu] is empty", key, i));
   }
   return true;
 }
@@ -87,8 +88,9 @@ bool read_openai_input(const json& v, Inputs* in, std::string* err) {
       tokens.push_back(id);
     }
     if (!valid) {
-      return fail("'input' must be a string, an array of strings, an array of token ids (whole numbers >= 0) or "
-                  "an array of such arrays");
+      return fail(
+          "'input' must be a string, an array of strings, an array of token ids (whole numbers >= 0) or "
+          "an array of such arrays");
     }
     if (tokens.empty()) return fail(strfmt("'input'[%zu] has no tokens", in->tokens.size()));
     in->tokens.push_back(std::move(tokens));
@@ -240,8 +242,10 @@ void handle_openai(State& state, const httplib::Request& req, httplib::Response&
   Inputs in;
   if (f.ok()) {
     std::string why;
-    if (!f.has("input")) f.fail("'input' is required");
-    else if (!read_openai_input((*body)["input"], &in, &why)) f.fail(why);
+    if (!f.has("input"))
+      f.fail("'input' is required");
+    else if (!read_openai_input((*body)["input"], &in, &why))
+      f.fail(why);
   }
   if (!f.ok()) return openai_error(res, 400, f.error());
 
@@ -260,17 +264,21 @@ void handle_openai(State& state, const httplib::Request& req, httplib::Response&
                     {"embedding", format == "base64" ? json32(base64_floats(v)) : json32(v)}});
   }
   const int n = prompt_tokens(*e);
-  send_json32(res, {{"object", "list"}, {"data", data}, {"model", lease->model->name},
+  send_json32(res, {{"object", "list"},
+                    {"data", data},
+                    {"model", lease->model->name},
                     {"usage", {{"prompt_tokens", n}, {"total_tokens", n}}}});
 }
 
 }  // namespace
 
 void add_embed_routes(httplib::Server& http, State& state) {
-  http.Post("/api/embed", [&state](const httplib::Request& q, httplib::Response& r) { handle_embed(state, q, r); });
+  http.Post("/api/embed",
+            [&state](const httplib::Request& q, httplib::Response& r) { handle_embed(state, q, r); });
   http.Post("/api/embeddings",
             [&state](const httplib::Request& q, httplib::Response& r) { handle_embeddings(state, q, r); });
-  http.Post("/v1/embeddings", [&state](const httplib::Request& q, httplib::Response& r) { handle_openai(state, q, r); });
+  http.Post("/v1/embeddings",
+            [&state](const httplib::Request& q, httplib::Response& r) { handle_openai(state, q, r); });
 }
 
 }  // namespace minnow::server

@@ -36,7 +36,8 @@ class BgeBert : public ::testing::Test {
     spec.n_ctx = 64;
     spec.pooling_type = 2;  // cls, as bge
     const std::vector<uint8_t> bytes = test::make_tiny_bert(spec);
-    path_ = (std::filesystem::temp_directory_path() / ("minnow_bge_" + std::to_string(getpid()) + ".gguf")).string();
+    path_ = (std::filesystem::temp_directory_path() / ("minnow_bge_" + std::to_string(getpid()) + ".gguf"))
+                .string();
     std::ofstream(path_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   void TearDown() override {

@@ -32,8 +32,8 @@ std::vector<float> run_hidden(const models::Model& m, const std::vector<std::vec
   }
   KvCache unused;
   std::vector<float> hidden(tokens.size() * m.hparams().n_embd);
-  const Status st = m.forward_hidden(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()), unused,
-                                     hidden.data());
+  const Status st = m.forward_hidden(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()),
+                                     unused, hidden.data());
   EXPECT_TRUE(st.ok()) << st.error().message;
   return hidden;
 }
@@ -75,13 +75,15 @@ std::vector<double> reference_hidden(const TinyBertSpec& s, const test::TensorVa
   for (int t = 0; t < n; ++t) {
     for (int i = 0; i < E; ++i) {
       x[t * E + i] = static_cast<double>(at("token_embd.weight")[tokens[t] * E + i]) +
-                     (s.n_types > 0 ? at("token_types.weight")[i] : 0.0) + at("position_embd.weight")[t * E + i];
+                     (s.n_types > 0 ? at("token_types.weight")[i] : 0.0) +
+                     at("position_embd.weight")[t * E + i];
     }
   }
   layer_norm(x, "token_embd_norm");
   for (int il = 0; il < s.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
-    const auto q = linear(x, E, E, p + "attn_q"), k = linear(x, E, E, p + "attn_k"), v = linear(x, E, E, p + "attn_v");
+    const auto q = linear(x, E, E, p + "attn_q"), k = linear(x, E, E, p + "attn_k"),
+               v = linear(x, E, E, p + "attn_v");
     std::vector<double> att(static_cast<size_t>(n) * E, 0.0);
     for (int t = 0; t < n; ++t) {
       for (int h = 0; h < H; ++h) {
@@ -113,9 +115,10 @@ std::vector<double> reference_hidden(const TinyBertSpec& s, const test::TensorVa
 }
 
 const std::vector<std::vector<int32_t>> kInputs = {
-    {2, 5, 6, 3},                                                             // [CLS] hello world [SEP]
-    {2, 7, 8, 9, 10, 11, 7, 12, 15, 20, 33, 41, 50, 60, 3},                   // 15 tokens
-    {2, 13, 14, 3, 2, 6, 5, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  // 40 tokens (> one key block)
+    {2, 5, 6, 3},                                                                 // [CLS] hello world [SEP]
+    {2, 7, 8, 9, 10, 11, 7, 12, 15, 20, 33, 41, 50, 60, 3},                       // 15 tokens
+    {2,  13, 14, 3,  2,  6,  5,  40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,  // 40 tokens (> one key
+                                                                                  // block)
      52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 20, 21, 22, 23, 3}};
 
 TEST(Bert, HiddenStatesMatchDoubleReference) {
@@ -183,8 +186,10 @@ TEST(Bert, PackedInputsEqualEachAloneForEveryThreadCount) {
       std::vector<std::vector<int32_t>> changed = kInputs;
       changed[0][1] = 9;
       const std::vector<float> h = run_hidden(*l->model, changed, kt);
-      EXPECT_NE(std::vector<float>(h.begin(), h.begin() + 4 * E), std::vector<float>(alone.begin(), alone.begin() + 4 * E));
-      EXPECT_EQ(std::vector<float>(h.begin() + 4 * E, h.end()), std::vector<float>(alone.begin() + 4 * E, alone.end()));
+      EXPECT_NE(std::vector<float>(h.begin(), h.begin() + 4 * E),
+                std::vector<float>(alone.begin(), alone.begin() + 4 * E));
+      EXPECT_EQ(std::vector<float>(h.begin() + 4 * E, h.end()),
+                std::vector<float>(alone.begin() + 4 * E, alone.end()));
     }
   }
 }

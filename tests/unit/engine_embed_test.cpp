@@ -24,7 +24,8 @@ namespace minnow {
 namespace {
 
 std::shared_ptr<Model> load_model_file(const std::string& path, int n_threads = 2) {
-  auto m = Model::load(path, LoadOptions{.n_threads = n_threads, .isa = "", .chat_template = "", .repack = true});
+  auto m =
+      Model::load(path, LoadOptions{.n_threads = n_threads, .isa = "", .chat_template = "", .repack = true});
   EXPECT_TRUE(m.ok()) << m.error().message;
   return m.ok() ? *m : nullptr;
 }
@@ -32,7 +33,8 @@ std::shared_ptr<Model> load_model_file(const std::string& path, int n_threads = 
 // The model in `bytes`, loaded through the engine from a temporary file.
 std::shared_ptr<Model> load_bytes_as_model(const std::vector<uint8_t>& bytes) {
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("minnow_embed_" + std::to_string(getpid()) + ".gguf")).string();
+      (std::filesystem::temp_directory_path() / ("minnow_embed_" + std::to_string(getpid()) + ".gguf"))
+          .string();
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto m = load_model_file(path);
   std::filesystem::remove(path);  // the mapping keeps the bytes
@@ -86,14 +88,14 @@ std::vector<std::vector<double>> traced_states(const gguf::File& file, const std
   };
   ThreadPool pool(2);
   const nn::Compute c{kernels::active(), pool, &trace};
-  auto cache = KvCache::create(hp.n_layer, static_cast<int>(tokens.size()), hp.n_head_kv * hp.head_dim, DType::F16,
-                               hp.layer_window);
+  auto cache = KvCache::create(hp.n_layer, static_cast<int>(tokens.size()), hp.n_head_kv * hp.head_dim,
+                               DType::F16, hp.layer_window);
   EXPECT_TRUE(cache.ok());
   std::vector<int32_t> positions(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<int32_t>(i);
   std::vector<float> logits(hp.n_vocab);
-  EXPECT_TRUE((*m)->forward(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()), *cache, false,
-                            logits.data())
+  EXPECT_TRUE((*m)->forward(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()), *cache,
+                            false, logits.data())
                   .ok());
   const gguf::TensorInfo* w = file.find_tensor("output_norm.weight");
   EXPECT_TRUE(w && w->type == DType::F32);
@@ -194,7 +196,8 @@ TEST(DecoderEmbed, TooLongInputsAreRefusedOrTruncatedAndTheContextIsLeftEmpty) {
   ASSERT_GT(tokens->size(), 8u);
   auto refused = s->embed_texts({text}, {});
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.error().message.find("longer than the context of 8"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("longer than the context of 8"), std::string::npos)
+      << refused.error().message;
   auto cut = s->embed_texts({text}, EmbedOptions{.truncate = true, .dimensions = 0});
   ASSERT_TRUE(cut.ok()) << cut.error().message;
   EXPECT_TRUE(cut->front().truncated);
@@ -265,7 +268,8 @@ Bert load_bert(test::TinyBertSpec spec = {}) {
 }
 
 // The encoder's states of tokens through the model layer (forward_hidden), pooled here.
-std::vector<double> pooled_states(const Bert& b, const std::vector<int32_t>& tokens, const std::string& pooling) {
+std::vector<double> pooled_states(const Bert& b, const std::vector<int32_t>& tokens,
+                                  const std::string& pooling) {
   auto l = test::load_bytes(b.bytes);
   EXPECT_TRUE(l->model);
   if (!l->model) return {};
@@ -276,14 +280,17 @@ std::vector<double> pooled_states(const Bert& b, const std::vector<int32_t>& tok
   for (size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<int32_t>(i);
   KvCache unused;
   std::vector<float> h(tokens.size() * E);
-  EXPECT_TRUE(
-      l->model->forward_hidden(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()), unused, h.data())
-          .ok());
+  EXPECT_TRUE(l->model
+                  ->forward_hidden(c, tokens.data(), positions.data(), static_cast<int64_t>(tokens.size()),
+                                   unused, h.data())
+                  .ok());
   std::vector<double> out(E, 0.0);
   const size_t n = tokens.size();
   for (int i = 0; i < E; ++i) {
-    if (pooling == "cls") out[i] = h[i];
-    else if (pooling == "last") out[i] = h[(n - 1) * E + i];
+    if (pooling == "cls")
+      out[i] = h[i];
+    else if (pooling == "last")
+      out[i] = h[(n - 1) * E + i];
     else
       for (size_t t = 0; t < n; ++t) out[i] += h[t * E + i] / static_cast<double>(n);
   }
@@ -313,14 +320,17 @@ TEST(BertEmbed, PoolsAsItsMetadataSays) {
     seen.push_back(e);
   }
   EXPECT_EQ(seen[0], seen[1]) << "no pooling key means mean";
-  EXPECT_GT(max_abs_diff(seen[1], std::vector<double>(seen[2].begin(), seen[2].end())), 1e-2) << "mean vs cls";
-  EXPECT_GT(max_abs_diff(seen[2], std::vector<double>(seen[3].begin(), seen[3].end())), 1e-2) << "cls vs last";
+  EXPECT_GT(max_abs_diff(seen[1], std::vector<double>(seen[2].begin(), seen[2].end())), 1e-2)
+      << "mean vs cls";
+  EXPECT_GT(max_abs_diff(seen[2], std::vector<double>(seen[3].begin(), seen[3].end())), 1e-2)
+      << "cls vs last";
 }
 
 TEST(BertEmbed, ABatchOfTextsEqualsEachAlone) {
   Bert b = load_bert();
   ASSERT_TRUE(b.model);
-  const std::vector<std::string> texts = {"hello world", "the cat sat on the mat.", "a", "dog ran on the mat, the cat sat"};
+  const std::vector<std::string> texts = {"hello world", "the cat sat on the mat.", "a",
+                                          "dog ran on the mat, the cat sat"};
   auto s = new_session(*b.model, 0, 16);  // passes of up to max(16, 48) tokens: several texts each
   auto batch = s->embed_texts(texts, {});
   ASSERT_TRUE(batch.ok()) << batch.error().message;

@@ -103,7 +103,8 @@ TEST(AttentionSpans, MatchesDoubleReferenceOnEveryIsa) {
       const std::vector<float> q = random_values(n_tokens * q_dim, 11, -2.0f, 2.0f);
       const std::vector<float> k = random_values(n_rows * kv_dim, 12, -2.0f, 2.0f);
       const std::vector<float> v = random_values(n_rows * kv_dim, 13);
-      const AttentionParams p{sc.n_head, sc.n_head_kv, sc.head_dim, 1.0f / std::sqrt(static_cast<float>(sc.head_dim))};
+      const AttentionParams p{sc.n_head, sc.n_head_kv, sc.head_dim,
+                              1.0f / std::sqrt(static_cast<float>(sc.head_dim))};
       // The reference: softmax(scale q.k) . v over the span, in double.
       std::vector<double> want(n_tokens * q_dim);
       for (int64_t t = 0; t < n_tokens; ++t) {
@@ -114,7 +115,8 @@ TEST(AttentionSpans, MatchesDoubleReferenceOnEveryIsa) {
           for (int32_t j = first[t]; j <= last[t]; ++j) {
             double dot = 0;
             for (int d = 0; d < sc.head_dim; ++d)
-              dot += static_cast<double>(q[(t * sc.n_head + h) * sc.head_dim + d]) * k[j * kv_dim + kvh * sc.head_dim + d];
+              dot += static_cast<double>(q[(t * sc.n_head + h) * sc.head_dim + d]) *
+                     k[j * kv_dim + kvh * sc.head_dim + d];
             s.push_back(dot * p.scale);
             mx = std::max(mx, s.back());
           }
@@ -122,7 +124,8 @@ TEST(AttentionSpans, MatchesDoubleReferenceOnEveryIsa) {
           for (double& x : s) z += (x = std::exp(x - mx));
           for (int d = 0; d < sc.head_dim; ++d) {
             double o = 0;
-            for (int32_t j = first[t]; j <= last[t]; ++j) o += s[j - first[t]] * v[j * kv_dim + kvh * sc.head_dim + d];
+            for (int32_t j = first[t]; j <= last[t]; ++j)
+              o += s[j - first[t]] * v[j * kv_dim + kvh * sc.head_dim + d];
             want[(t * sc.n_head + h) * sc.head_dim + d] = o / z;
           }
         }
@@ -131,15 +134,16 @@ TEST(AttentionSpans, MatchesDoubleReferenceOnEveryIsa) {
         ThreadPool pool(3);
         const Compute c{kernels::table(isa), pool};
         std::vector<float> out(n_tokens * q_dim, NAN);
-        attention_spans(c, p, k.data(), v.data(), n_rows, q.data(), n_tokens, first.data(), last.data(), out.data());
+        attention_spans(c, p, k.data(), v.data(), n_rows, q.data(), n_tokens, first.data(), last.data(),
+                        out.data());
         // Outputs are convex combinations of values in [-1, 1]. Scores (|x| <= 4 * head_dim * scale,
         // < 32) carry f32 dot-product errors of ~head_dim ulps of 32 (< 1e-5 absolute), and the
         // softmax's exp a few ulps more: the weights move by ~1e-5 relative, the outputs by less.
         // 2e-5 holds that with margin; a wrong span or head mapping errs by ~0.1.
         double worst = 0;
         for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - want[i]));
-        EXPECT_LE(worst, 2e-5) << kernels::isa_name(isa) << " heads " << sc.n_head << "/" << sc.n_head_kv << " dim "
-                               << sc.head_dim << (causal ? " causal" : " bidirectional");
+        EXPECT_LE(worst, 2e-5) << kernels::isa_name(isa) << " heads " << sc.n_head << "/" << sc.n_head_kv
+                               << " dim " << sc.head_dim << (causal ? " causal" : " bidirectional");
       }
     }
   }
@@ -161,13 +165,14 @@ TEST(AttentionSpans, AnInputComputesTheSameBitsAloneOrPacked) {
       ThreadPool pool(threads);
       const Compute c{kernels::table(isa), pool};
       std::vector<float> packed(n_tokens * q_dim);
-      attention_spans(c, p, k.data(), v.data(), n_rows, q.data(), n_tokens, first.data(), last.data(), packed.data());
+      attention_spans(c, p, k.data(), v.data(), n_rows, q.data(), n_tokens, first.data(), last.data(),
+                      packed.data());
       // The second input alone: its tokens' queries and its keys at rows [0, 37).
       const int64_t t0 = 5, n = 37;
       std::vector<int32_t> f(n, 0), l(n, static_cast<int32_t>(n - 1));
       std::vector<float> alone(n * q_dim);
-      attention_spans(c, p, k.data() + 64 * kv_dim, v.data() + 64 * kv_dim, n, q.data() + t0 * q_dim, n, f.data(),
-                      l.data(), alone.data());
+      attention_spans(c, p, k.data() + 64 * kv_dim, v.data() + 64 * kv_dim, n, q.data() + t0 * q_dim, n,
+                      f.data(), l.data(), alone.data());
       EXPECT_TRUE(std::equal(alone.begin(), alone.end(), packed.begin() + t0 * q_dim))
           << kernels::isa_name(isa) << " with " << threads << " threads";
     }

@@ -73,9 +73,10 @@ class ServerEmbed : public ::testing::Test {
   }
 
   // The engine's embeddings of texts with the model file behind a store name, directly.
-  static std::vector<std::vector<float>> direct(const std::string& name, const std::vector<std::string>& texts,
-                                                EmbedOptions o = {}) {
-    auto m = Model::load((root_ / (name + ".gguf")).string(), LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = true});
+  static std::vector<std::vector<float>> direct(const std::string& name,
+                                                const std::vector<std::string>& texts, EmbedOptions o = {}) {
+    auto m = Model::load((root_ / (name + ".gguf")).string(),
+                         LoadOptions{.n_threads = 1, .isa = "", .chat_template = "", .repack = true});
     EXPECT_TRUE(m.ok());
     auto s = (*m)->new_session({});
     EXPECT_TRUE(s.ok());
@@ -154,11 +155,12 @@ TEST_F(ServerEmbed, OllamaTruncation) {
   const json cut = post_json("/api/embed", {{"model", "bert"}, {"input", text}});
   EXPECT_EQ(cut["prompt_eval_count"], 48);
   EXPECT_EQ(floats(cut["embeddings"][0]), direct("bert", {text}, EmbedOptions{true, 0})[0]);
-  const json refused = post_json("/api/embed", {{"model", "bert"}, {"input", text}, {"truncate", false}}, 400);
+  const json refused =
+      post_json("/api/embed", {{"model", "bert"}, {"input", text}, {"truncate", false}}, 400);
   EXPECT_NE(refused["error"].get<std::string>().find("longer than the context"), std::string::npos);
   // num_ctx below the input's length cuts there.
-  const json small = post_json("/api/embed", {{"model", "tiny"}, {"input", "the cat sat on the mat"},
-                                              {"options", {{"num_ctx", 4}}}});
+  const json small = post_json(
+      "/api/embed", {{"model", "tiny"}, {"input", "the cat sat on the mat"}, {"options", {{"num_ctx", 4}}}});
   EXPECT_EQ(small["prompt_eval_count"], 4);
 }
 
@@ -176,7 +178,8 @@ TEST_F(ServerEmbed, OpenAiFloatBase64AndTokenIds) {
   }
   EXPECT_EQ(f["usage"]["prompt_tokens"], 4 + 5);
   EXPECT_EQ(f["usage"]["total_tokens"], 4 + 5);
-  const json b = post_json("/v1/embeddings", {{"model", "bert"}, {"input", texts[0]}, {"encoding_format", "base64"}});
+  const json b =
+      post_json("/v1/embeddings", {{"model", "bert"}, {"input", texts[0]}, {"encoding_format", "base64"}});
   ASSERT_TRUE(b["data"][0]["embedding"].is_string());
   EXPECT_EQ(from_base64(b["data"][0]["embedding"]), want[0]);
   // Token ids are taken as given: with [CLS] and [SEP] they are the text's.
@@ -184,7 +187,8 @@ TEST_F(ServerEmbed, OpenAiFloatBase64AndTokenIds) {
   const json t = post_json("/v1/embeddings", {{"model", "bert"}, {"input", ids}});
   EXPECT_EQ(floats(t["data"][0]["embedding"]), want[0]);
   EXPECT_EQ(t["usage"]["prompt_tokens"], 4);
-  const json tt = post_json("/v1/embeddings", {{"model", "bert"}, {"input", {ids, std::vector<int32_t>{2, 5, 3}}}});
+  const json tt =
+      post_json("/v1/embeddings", {{"model", "bert"}, {"input", {ids, std::vector<int32_t>{2, 5, 3}}}});
   ASSERT_EQ(tt["data"].size(), 2u);
   EXPECT_EQ(floats(tt["data"][0]["embedding"]), want[0]);
   EXPECT_NE(floats(tt["data"][1]["embedding"]), want[0]);
@@ -217,7 +221,8 @@ TEST_F(ServerEmbed, ErrorsInEachApisShape) {
   for (const auto& [body, why] : ollama_bad) {
     e = post_json("/api/embed", body, 400);
     ASSERT_TRUE(e["error"].is_string()) << body.dump();
-    EXPECT_NE(e["error"].get<std::string>().find(why), std::string::npos) << body.dump() << " -> " << e.dump();
+    EXPECT_NE(e["error"].get<std::string>().find(why), std::string::npos)
+        << body.dump() << " -> " << e.dump();
   }
   e = post_json("/api/embeddings", {{"model", "bert"}, {"prompt", ""}}, 400);
   EXPECT_NE(e["error"].get<std::string>().find("empty"), std::string::npos);
@@ -239,7 +244,8 @@ TEST_F(ServerEmbed, ErrorsInEachApisShape) {
     e = post_json("/v1/embeddings", body, 400);
     ASSERT_TRUE(e["error"].is_object()) << body.dump();
     EXPECT_EQ(e["error"]["type"], "invalid_request_error");
-    EXPECT_NE(e["error"]["message"].get<std::string>().find(why), std::string::npos) << body.dump() << " -> " << e.dump();
+    EXPECT_NE(e["error"]["message"].get<std::string>().find(why), std::string::npos)
+        << body.dump() << " -> " << e.dump();
   }
   // OpenAI refuses an input longer than the context rather than cutting it.
   std::vector<int32_t> long_ids(60, 5);
@@ -252,7 +258,8 @@ TEST_F(ServerEmbed, ErrorsInEachApisShape) {
 TEST_F(ServerEmbed, AnEmbeddingModelDoesNotGenerate) {
   json e = post_json("/api/generate", {{"model", "bert"}, {"prompt", "hello"}, {"stream", false}}, 400);
   EXPECT_NE(e["error"].get<std::string>().find("embedding model"), std::string::npos) << e.dump();
-  e = post_json("/v1/chat/completions", {{"model", "bert"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}, 400);
+  e = post_json("/v1/chat/completions",
+                {{"model", "bert"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}, 400);
   EXPECT_NE(e["error"]["message"].get<std::string>().find("embedding model"), std::string::npos) << e.dump();
   const json show = post_json("/api/show", {{"model", "bert"}});
   EXPECT_EQ(show["capabilities"], json::array({"embedding"}));
@@ -268,11 +275,14 @@ TEST_F(ServerEmbed, EmbeddingsAndGenerationsShareAModel) {
       httplib::Client c("127.0.0.1", server_->port());
       c.set_read_timeout(60, 0);
       if (i % 2 == 0) {
-        auto r = c.Post("/api/embed", json{{"model", "tiny"}, {"input", "the cat sat"}}.dump(), "application/json");
+        auto r = c.Post("/api/embed", json{{"model", "tiny"}, {"input", "the cat sat"}}.dump(),
+                        "application/json");
         if (r && r->status == 200 && floats(json::parse(r->body)["embeddings"][0]) == want[0]) ++ok;
       } else {
         auto r = c.Post("/api/generate",
-                        json{{"model", "tiny"}, {"prompt", "hello"}, {"stream", false},
+                        json{{"model", "tiny"},
+                             {"prompt", "hello"},
+                             {"stream", false},
                              {"options", {{"temperature", 0}, {"num_predict", 10}}}}
                             .dump(),
                         "application/json");
