@@ -34,6 +34,7 @@ struct TinyLlamaSpec {
   std::vector<int32_t> zero_output_rows;    // output.weight rows set to 0: logit 0, never a greedy pick
   uint64_t seed = 1;
   int sliding_window = 0;  // llama.attention.sliding_window (Mistral) when > 0
+  int pooling_type = -1;   // <arch>.pooling_type (embeddings: 1 mean, 2 cls, 3 last) when >= 0
 };
 
 inline std::vector<std::string> tiny_vocab() {
@@ -71,6 +72,7 @@ inline std::vector<uint8_t> make_tiny_llama(const TinyLlamaSpec& s) {
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
   if (s.sliding_window > 0) w.set_u32(a + "attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
+  if (s.pooling_type >= 0) w.set_u32(a + "pooling_type", static_cast<uint32_t>(s.pooling_type));
   w.set_string("tokenizer.ggml.model", "llama");
   w.set_array_string("tokenizer.ggml.tokens", vocab);
   std::vector<float> scores(n_vocab);

@@ -1,5 +1,5 @@
 // minnow's public API: load a GGUF model, open a session (a context with its KV cache), and
-// generate text or read logits. The CLI and the server use only this header.
+// generate text, read logits or compute embeddings. The CLI and the server use only this header.
 //
 //   auto model = minnow::Model::load("stories260K.gguf", {});
 //   if (!model.ok()) { std::fprintf(stderr, "%s\n", model.error().message.c_str()); return 1; }
@@ -64,6 +64,10 @@ struct ModelInfo {
   std::string chat_template;    // the template in use: LoadOptions' or tokenizer.chat_template; "" when none
   std::string isa;              // kernels in use
   int n_threads = 0;
+  bool embedding_only = false;  // an encoder (bert): it embeds (Session::embed); generation is an error
+  // How Session::embed pools token states ({arch}.pooling_type): "mean" (also when absent or
+  // "none"), "cls" (the first token's), "last"; "rank" (a reranker's) is not supported.
+  std::string pooling;
   // Every metadata key with its value rendered as text (long arrays abbreviated).
   std::vector<std::pair<std::string, std::string>> metadata;
 };
@@ -120,6 +124,23 @@ struct GenerateStats {
   int generated_tokens = 0;
   double generate_seconds = 0;
   std::string done_reason;  // "stop" (end of generation or callback), "length" (num_predict or context full)
+};
+
+// Embeddings (Session::embed): the final normed hidden states of an input's tokens (the output
+// matrix's input, which is not run), pooled as ModelInfo::pooling says and scaled to unit L2 norm.
+struct EmbedOptions {
+  // An input longer than the context is cut to fit instead of being an error; a text keeps the
+  // special token its vocabulary ends texts with (BERT's [SEP]) as its last.
+  bool truncate = false;
+  // > 0: only the first `dimensions` values, scaled to unit norm again (the APIs' "dimensions",
+  // for Matryoshka-trained models); at most the embedding length.
+  int dimensions = 0;
+};
+
+struct Embedding {
+  std::vector<float> values;  // [dimensions, or the embedding length] unit L2 norm
+  int n_tokens = 0;           // tokens evaluated (after truncation)
+  bool truncated = false;
 };
 
 class Session;
@@ -215,6 +236,18 @@ class Session {
   // The same, handing on the tokens behind the text too (with log-probabilities when asked).
   Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                  const std::function<bool(const GeneratedPiece&)>& on_piece);
+
+  // The embedding of one input of token ids, taken as they are (no special token is added).
+  // Leaves the context empty: a generation's reusable prefix is gone. Errors: no tokens, ids out
+  // of range, an input longer than the context without truncate, dimensions out of range, a
+  // pooling type that is not supported.
+  Result<Embedding> embed(std::span<const int32_t> tokens, const EmbedOptions& options);
+  // Several inputs. Each result is the one that input gets alone (an encoder packs inputs into
+  // shared passes, and its results do not depend on the packing).
+  Result<std::vector<Embedding>> embed(const std::vector<std::vector<int32_t>>& inputs, const EmbedOptions& options);
+  // Texts, tokenized with the special tokens the vocabulary adds (BOS; BERT's [CLS] ... [SEP]).
+  // Errors also: no tokenizer, a text that gives no tokens.
+  Result<std::vector<Embedding>> embed_texts(const std::vector<std::string>& texts, const EmbedOptions& options);
 
   struct Impl;
 

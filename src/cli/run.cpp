@@ -96,6 +96,8 @@ int run(const RunArgs& a) {
   lo.chat_template = ref->defaults.chat_template;
   auto model = Model::load(ref->path, lo);
   if (!model) return fail(model.error().message);
+  if ((*model)->info().embedding_only)
+    return fail(a.model + " is an embedding model: it cannot generate text (minnow embed computes its embeddings)");
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SessionOptions so;
   so.n_ctx = params.n_ctx;

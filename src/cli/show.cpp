@@ -43,6 +43,8 @@ int show(const std::string& arg) {
   row("embedding length", std::to_string(i.embedding_length));
   row("layers", std::to_string(i.n_layer));
   row("heads / kv heads", std::to_string(i.n_head) + " / " + std::to_string(i.n_head_kv));
+  if (i.embedding_only) row("kind", "embedding model (encoder): minnow embed, not run");
+  row("embedding pooling", i.pooling);
   row("file size", strfmt("%.2f MiB", i.file_size / 1048576.0));
   std::printf("\n  Tokenizer\n");
   row("model", i.tokenizer.empty() ? "(none)" : i.tokenizer);

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "base/thread_pool.h"
+#include "engine/embed.h"
 #include "engine/generation.h"
 #include "engine/model_impl.h"
 #include "gguf/gguf.h"
@@ -109,6 +110,18 @@ struct Session::Impl {
     context.resize(n);
     n_logit_rows = 0;
   }
+
+  // Embeddings of inputs (engine/embed.h), from an empty context and leaving it empty.
+  // end_token: the special token truncation keeps as an input's last, -1 for none.
+  Result<std::vector<Embedding>> embed(const std::vector<std::vector<int32_t>>& inputs, int32_t end_token,
+                                       const EmbedOptions& o) {
+    const nn::Compute c{*model->kt, *model->pool, nullptr, &scratch};
+    rewind(0);
+    auto out = embed_inputs({*model->model, c, cache, options.n_ctx, options.n_batch, model->pooling_type, end_token},
+                            inputs, o);
+    rewind(0);
+    return out;
+  }
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,6 +179,11 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& path, const LoadOp
   info.isa = kernels::isa_name(impl->kt->isa);
   info.n_threads = impl->pool->size();
   for (const auto& [key, value] : f.metadata()) info.metadata.emplace_back(key, render_value(value));
+  auto pooling = read_pooling_type(f, hp.arch);
+  if (!pooling) return pooling.error().with_context(path);
+  impl->pooling_type = *pooling;
+  info.pooling = pooling_name(*pooling);
+  info.embedding_only = hp.encoder;
   impl->chat_template = chat::Template::parse(info.chat_template.empty() ? kDefaultChatTemplate : info.chat_template);
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
@@ -195,28 +213,46 @@ Result<KvCache> Model::Impl::new_cache(int n_ctx, bool kv_f32) const {
 }
 
 Result<std::unique_ptr<Session>> Model::new_session(const SessionOptions& options) {
-  auto cache = impl_->new_cache(options.n_ctx, options.kv_f32);
-  if (!cache) return cache.error();
+  const models::HParams& hp = impl_->model->hparams();
+  int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, kDefaultMaxCtx);
   auto impl = std::make_unique<Session::Impl>();
+  if (hp.encoder) {
+    // No KV cache: an encoder sees each input whole. It has embeddings for n_ctx_train positions only.
+    n_ctx = std::min(n_ctx, hp.n_ctx_train);
+  } else {
+    auto cache = impl_->new_cache(n_ctx, options.kv_f32);
+    if (!cache) return cache.error();
+    impl->cache = std::move(*cache);
+  }
   impl->owner = shared_from_this();
   impl->model = impl_.get();
-  impl->cache = std::move(*cache);
   impl->options = options;
-  impl->options.n_ctx = impl->cache.n_ctx();
+  impl->options.n_ctx = n_ctx;
   impl->options.n_batch = std::max(1, options.n_batch);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
-int Session::n_ctx() const { return impl_->cache.n_ctx(); }
+int Session::n_ctx() const { return impl_->options.n_ctx; }
 int Session::n_past() const { return impl_->cache.n_past(); }
 
 void Session::reset() { impl_->rewind(0); }
 
+namespace {
+
+Status refuse_encoder(const Model::Impl& m) {
+  if (!m.model->hparams().encoder) return Status();
+  return make_error("%s is an embedding model (a %s encoder): it computes embeddings and cannot generate text",
+                    m.info.path.c_str(), m.info.architecture.c_str());
+}
+
+}  // namespace
+
 Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
   if (tokens.empty()) return make_error("eval: no tokens");
   Model::Impl& m = *impl_->model;
+  MINNOW_CHECK_OK(refuse_encoder(m));
   const int n_vocab = m.model->hparams().n_vocab;
   const int64_t n_rows = all_logits ? static_cast<int64_t>(tokens.size()) : 1;
   // Every position's logits of a long sequence would not fit in memory (128k positions x 128k
@@ -283,6 +319,7 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
 Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, const GenerateOptions& options,
                                         const std::function<bool(const GeneratedPiece&)>& on_piece) {
   Model::Impl& m = *impl_->model;
+  MINNOW_CHECK_OK(refuse_encoder(m));
   if (!m.tokenizer) return Error{m.info.tokenizer_error};
   const int n_vocab = m.model->hparams().n_vocab;
   MINNOW_CHECK_OK(check_generation(tokens, options, n_ctx(), n_vocab));
@@ -305,6 +342,28 @@ Result<GenerateStats> Session::generate(const std::vector<int32_t>& tokens, cons
   stats.prompt_cached_tokens = keep;
   stats.prompt_seconds = prompt_seconds;
   return stats;
+}
+
+Result<std::vector<Embedding>> Session::embed(const std::vector<std::vector<int32_t>>& inputs,
+                                              const EmbedOptions& options) {
+  return impl_->embed(inputs, -1, options);
+}
+
+Result<Embedding> Session::embed(std::span<const int32_t> tokens, const EmbedOptions& options) {
+  auto out = impl_->embed({std::vector<int32_t>(tokens.begin(), tokens.end())}, -1, options);
+  if (!out) return out.error();
+  return std::move(out->front());
+}
+
+Result<std::vector<Embedding>> Session::embed_texts(const std::vector<std::string>& texts,
+                                                    const EmbedOptions& options) {
+  const Model::Impl& m = *impl_->model;
+  if (!m.tokenizer) return Error{m.info.tokenizer_error};
+  const Tokenizer& tok = *m.tokenizer;
+  std::vector<std::vector<int32_t>> inputs;
+  for (const std::string& text : texts) inputs.push_back(tok.encode(text, true, false));
+  // Truncation keeps the [SEP] a BERT vocabulary ends each text with, as Hugging Face's does.
+  return impl_->embed(inputs, tok.add_eos() ? tok.eos_id() : -1, options);
 }
 
 }  // namespace minnow

@@ -25,6 +25,7 @@ struct Model::Impl {
   const kernels::KernelTable* kt = nullptr;
   std::unique_ptr<ThreadPool> pool;
   ModelInfo info;
+  int64_t pooling_type = -1;  // {arch}.pooling_type (engine/embed.h), -1 when absent
   // The chat template (the model's, or kDefaultChatTemplate), parsed once at load; a template
   // that does not parse is reported when a conversation is formatted, not at load (--raw and
   // logits do not need it).

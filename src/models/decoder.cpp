@@ -63,6 +63,17 @@ std::vector<nn::Weight*> Decoder::linear_weights() {
 
 Status Decoder::forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
                               std::span<const SeqTokens> seqs, float* logits) const {
+  return run(c, tokens, positions, seqs, false, logits);
+}
+
+Status Decoder::forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                               int64_t n_tokens, KvCache& cache, float* hidden) const {
+  const SeqTokens seq{&cache, n_tokens, LogitRows::kNone};
+  return run(c, tokens, positions, std::span<const SeqTokens>(&seq, 1), true, hidden);
+}
+
+Status Decoder::run(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                    std::span<const SeqTokens> seqs, bool normed_hidden, float* out) const {
   const int E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
   const int q_dim = hp_.n_head * hd, kv_dim = hp_.n_head_kv * hd;
   int64_t n_tokens = 0;
@@ -139,7 +150,11 @@ Status Decoder::forward_batch(const nn::Compute& c, const int32_t* tokens, const
     c.emit("ffn_out", il, x, n_tokens * E);
   }
 
-  output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, logits);
+  if (normed_hidden) {
+    nn::rms_norm(x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
+  } else {
+    output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, out);
+  }
   advance_caches(seqs, positions);
   return Status();
 }

@@ -34,6 +34,8 @@ class Decoder : public Model {
  public:
   Status forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
                        std::span<const SeqTokens> seqs, float* logits) const override;
+  Status forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
+                        KvCache& cache, float* hidden) const override;
 
  protected:
   // token_embd.weight, output_norm.weight and output.weight (absent: tied to token_embd).
@@ -44,6 +46,11 @@ class Decoder : public Model {
   // Weight bytes, parameters and flops per token of what was loaded.
   void finish_load(const WeightLoader& w);
   std::vector<nn::Weight*> linear_weights() override;
+
+  // The pass both entry points make: the layer stack over the batch, then the logits the
+  // sequences ask for, or (normed_hidden) every token's final normed hidden state.
+  Status run(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, std::span<const SeqTokens> seqs,
+             bool normed_hidden, float* out) const;
 
   nn::Weight tok_embd_;             // [n_vocab][n_embd]
   nn::Weight output_;               // [n_vocab][n_embd], or tok_embd_ when tied

@@ -87,6 +87,20 @@ class Gemma final : public Model {
 
   Status forward_batch(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
                        std::span<const SeqTokens> seqs, float* logits) const override {
+    return run(c, tokens, positions, seqs, false, logits);
+  }
+
+  Status forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, int64_t n_tokens,
+                        KvCache& cache, float* hidden) const override {
+    const SeqTokens seq{&cache, n_tokens, LogitRows::kNone};
+    return run(c, tokens, positions, std::span<const SeqTokens>(&seq, 1), true, hidden);
+  }
+
+ private:
+  // The layer stack over the batch, then the logits the sequences ask for, or (normed_hidden)
+  // every token's final normed hidden state.
+  Status run(const nn::Compute& c, const int32_t* tokens, const int32_t* positions, std::span<const SeqTokens> seqs,
+             bool normed_hidden, float* out) const {
     auto checked = check_seqs(hp_, tokens, positions, seqs);
     if (!checked) return checked.error();
     const int64_t n_tokens = *checked;
@@ -155,13 +169,16 @@ class Gemma final : public Model {
       c.emit("ffn_out", il, x, n_tokens * E);
     }
 
-    const int64_t n_out = output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, logits);
-    if (cfg_.final_softcap > 0) nn::softcap_inplace(logits, n_out * hp_.n_vocab, cfg_.final_softcap);
+    if (normed_hidden) {
+      nn::rms_norm(x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
+    } else {
+      const int64_t n_out = output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, out);
+      if (cfg_.final_softcap > 0) nn::softcap_inplace(out, n_out * hp_.n_vocab, cfg_.final_softcap);
+    }
     advance_caches(seqs, positions);
     return Status();
   }
 
- private:
   GemmaConfig cfg_;
   nn::Weight tok_embd_;             // [n_vocab][n_embd]
   nn::Weight output_;               // [n_vocab][n_embd], or tok_embd_ when tied

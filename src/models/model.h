@@ -35,6 +35,9 @@ struct HParams {
   // [n_layer] each layer's sliding window in positions, 0 for a global layer; empty when every
   // layer is global. The KV cache is sized from it (a windowed layer keeps only its window).
   std::vector<int> layer_window;
+  // An encoder (BERT): it sees each input whole, needs no KV cache and has no output matrix, so
+  // it computes embeddings (forward_hidden) and cannot generate (forward is an error).
+  bool encoder = false;
 };
 
 // Which of a sequence's rows in a batch get logits: none (a prompt chunk that is not the
@@ -80,6 +83,13 @@ class Model {
     const SeqTokens seq{&cache, n_tokens, all_logits ? LogitRows::kAll : LogitRows::kLast};
     return forward_batch(c, tokens, positions, std::span<const SeqTokens>(&seq, 1), logits);
   }
+
+  // The same pass without the output matrix: writes every token's final normed hidden state
+  // [n_tokens][n_embd] (the output matrix's input) to hidden, for embeddings. An encoder does
+  // not use the cache: a call holds whole inputs, one after another, each starting at position 0
+  // and attending within itself only.
+  virtual Status forward_hidden(const nn::Compute& c, const int32_t* tokens, const int32_t* positions,
+                                int64_t n_tokens, KvCache& cache, float* hidden) const = 0;
 
   // Gives the linear weights of the types kt has packed kernels for a packed copy (kernels/
   // packed.h), owned by the model, packing on pool (null: this thread), and drops their file

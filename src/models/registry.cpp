@@ -18,6 +18,7 @@ constexpr Entry kArchitectures[] = {
     {"phi3", load_phi3},
     {"gemma2", load_gemma2},
     {"gemma3", load_gemma3},
+    {"bert", load_bert},
 };
 
 }  // namespace

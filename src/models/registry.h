@@ -13,5 +13,6 @@ Result<std::unique_ptr<Model>> load_qwen2(const gguf::File& f);
 Result<std::unique_ptr<Model>> load_phi3(const gguf::File& f);
 Result<std::unique_ptr<Model>> load_gemma2(const gguf::File& f);
 Result<std::unique_ptr<Model>> load_gemma3(const gguf::File& f);
+Result<std::unique_ptr<Model>> load_bert(const gguf::File& f);
 
 }  // namespace minnow::models

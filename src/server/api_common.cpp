@@ -317,7 +317,11 @@ Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatM
   return m.model->apply_chat_template(messages, o);
 }
 
+
 Result<Job> prepare_job(std::shared_ptr<LoadedModel> m, std::vector<int32_t> prompt, RunParameters p) {
+  if (m->model->info().embedding_only)
+    return make_error("model '%s' is an embedding model: it cannot generate text (use /api/embed or /v1/embeddings)",
+                      m->name.c_str());
   if (prompt.empty()) return make_error("the prompt is empty");
   Job job;
   auto use = use_generator(m, p.n_ctx);

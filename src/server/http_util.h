@@ -42,5 +42,6 @@ inline std::string dump(const nlohmann::json& j) {
 void add_ollama_routes(httplib::Server& http, State& state);
 void add_openai_routes(httplib::Server& http, State& state);
 void add_store_routes(httplib::Server& http, State& state);  // /api/pull, /api/create
+void add_embed_routes(httplib::Server& http, State& state);  // both APIs' embeddings (embed_api.cpp)
 
 }  // namespace minnow::server

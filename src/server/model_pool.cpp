@@ -46,9 +46,9 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
   bool waiting = false;  // counted in ctx_waiters
   for (;;) {
     const bool fits = m->generator && m->generator_ctx == n_ctx;
-    // Another context's requests wait: this one goes behind them.
-    if (fits && m->ctx_waiters == (waiting ? 1 : 0)) break;
-    if (!fits && m->generator_users == 0) {
+    // Another context's requests (or the session's) wait: this one goes behind them.
+    if (fits && !m->in_session && m->ctx_waiters == (waiting ? 1 : 0)) break;
+    if (!fits && !m->in_session && m->generator_users == 0) {
       m->generator.reset();  // its KV caches go before the new ones are made
       auto g = BatchGenerator::create(m->model, BatchOptions{.n_slots = m->n_parallel, .n_ctx = n_ctx});
       if (!g) {
@@ -72,6 +72,31 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
   }
   ++m->generator_users;
   return GeneratorUse(m, m->generator);
+}
+
+Status with_session(const std::shared_ptr<LoadedModel>& m, int n_ctx, const std::function<void(Session&)>& fn) {
+  std::unique_lock lk(m->gen_mu);
+  ++m->ctx_waiters;  // generation requests arriving now wait behind this one
+  m->gen_cv.wait(lk, [&] { return m->generator_users == 0 && !m->in_session; });
+  --m->ctx_waiters;
+  m->in_session = true;
+  lk.unlock();
+  Status st;
+  if (!m->session || m->session_ctx != n_ctx) {
+    m->session.reset();
+    auto s = m->model->new_session(SessionOptions{.n_ctx = n_ctx});
+    if (s.ok()) {
+      m->session = std::move(*s);
+      m->session_ctx = n_ctx;
+    } else {
+      st = s.error();
+    }
+  }
+  if (st.ok()) fn(*m->session);
+  lk.lock();
+  m->in_session = false;
+  m->gen_cv.notify_all();
+  return st;
 }
 
 ModelPool::ModelPool(Store store, int n_threads, double keep_alive_s, int n_parallel)

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,8 +36,19 @@ struct LoadedModel {
   std::shared_ptr<BatchGenerator> generator;
   int generator_ctx = -1;  // the num_ctx it was asked for
   int generator_users = 0;
-  int ctx_waiters = 0;  // requests waiting to re-create it for another num_ctx
+  int ctx_waiters = 0;  // requests waiting to re-create it for another num_ctx (or for the session)
+
+  // A session for work the generator does not do (embeddings), used only while no generation
+  // runs: the generator's worker and a session may not share the model's threads at once.
+  std::unique_ptr<Session> session;  // under gen_mu's `in_session`
+  int session_ctx = -1;
+  bool in_session = false;  // a request is using the session; generation waits
 };
+
+// Runs fn on the model's session for a context of n_ctx (0: the model's default), once no
+// generation is running; generation requests that come meanwhile wait until fn returns.
+// Errors: the session cannot be made.
+Status with_session(const std::shared_ptr<LoadedModel>& m, int n_ctx, const std::function<void(Session&)>& fn);
 
 // A request's hold on its model's generator, given back when destroyed (or moved from).
 class GeneratorUse {

@@ -296,7 +296,7 @@ void handle_show(State& state, const httplib::Request& req, httplib::Response& r
               {"system", m.defaults.system},
               {"details", details(&info)},
               {"model_info", model_info},
-              {"capabilities", json::array({"completion"})},
+              {"capabilities", json::array({info.embedding_only ? "embedding" : "completion"})},
               {"modified_at", m.defaults.modified}};
   state.pool.release(got->model, std::nan(""));
   send_json(res, 200, out);

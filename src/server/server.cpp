@@ -200,6 +200,7 @@ Status Server::start() {
   add_ollama_routes(im.http, im.state);
   add_openai_routes(im.http, im.state);
   add_store_routes(im.http, im.state);
+  add_embed_routes(im.http, im.state);
 
   if (o.port == 0) {
     im.port = im.http.bind_to_any_port(o.host);

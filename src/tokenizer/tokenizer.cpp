@@ -235,6 +235,10 @@ int32_t Tokenizer::eot_id() const {
 bool Tokenizer::add_bos() const {
   return impl_->vocab.add_bos;
 }
+
+bool Tokenizer::add_eos() const {
+  return impl_->vocab.add_eos;
+}
 TokenType Tokenizer::token_type(int32_t id) const {
   return impl_->vocab.type(id);
 }

@@ -86,6 +86,7 @@ class Tokenizer {
   int32_t eos_id() const;  // -1 when none
   int32_t eot_id() const;  // end of turn (tokenizer.ggml.eot_token_id or a known marker); -1
   bool add_bos() const;    // whether the vocabulary wants BOS prepended
+  bool add_eos() const;    // whether it wants EOS appended (BERT's [SEP])
   // End of generation: eos, eot, eom, and control tokens whose text is a well-known end
   // marker (<|end|>, <|im_end|>, <|eot_id|>, <end_of_turn>, <|endoftext|>, ...).
   bool is_eog(int32_t id) const;

@@ -1,7 +1,8 @@
 // minnow serve driven by the official JavaScript clients (npm: openai, ollama) on a free
-// loopback port, with stories260K in a temporary store: every endpoint they cover, streamed and
-// not, and errors for unknown models and malformed requests. Pulls come from a small server with
-// Hugging Face's URL layout started here (MINNOW_HF_ENDPOINT). Run by CTest (tests/CMakeLists.txt)
+// loopback port, with stories260K in a temporary store: every endpoint they cover (embeddings
+// included), streamed and not, and errors for unknown models and malformed requests. Pulls come
+// from a small server with Hugging Face's URL layout started here (MINNOW_HF_ENDPOINT). Run by
+// CTest (tests/CMakeLists.txt)
 // with MINNOW_BINARY and MINNOW_SHARED_DIR set; exits 77 (skipped) without the clients
 // (`npm ci` in tests/js, done by scripts/setup) or without ../shared.
 import { test, before, after } from 'node:test';
@@ -241,4 +242,62 @@ test('ollama: pull from Hugging Face streamed and not, create', async () => {
                        (e) => e.status_code === 400 && /temperature/.test(e.message));
   for (const name of [model, 'hf.co/js-org/stories-GGUF', 'stories-terse', 'stories-copy']) await ollama.delete({ model: name });
   assert.deepEqual((await ollama.list()).models.map((m) => m.name), ['stories:latest']);
+});
+
+// The length of v as a vector (embeddings come normalized).
+const norm = (v) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+
+test('ollama: embed and the legacy embeddings', async () => {
+  const ollama = new Ollama({ host: base });
+  const one = await ollama.embed({ model: 'stories', input: 'Once upon a time' });
+  assert.equal(one.model, 'stories:latest');
+  assert.equal(one.embeddings.length, 1);
+  assert.equal(one.embeddings[0].length, 64);  // stories260K's embedding length
+  assert.ok(Math.abs(norm(one.embeddings[0]) - 1) < 1e-5);
+  assert.equal(one.prompt_eval_count, 5);  // BOS and 4 tokens
+  const two = await ollama.embed({ model: 'stories', input: ['Once upon a time', 'The cat sat on the mat.'] });
+  assert.equal(two.embeddings.length, 2);
+  assert.deepEqual(two.embeddings[0], one.embeddings[0]);
+  assert.notDeepEqual(two.embeddings[1], two.embeddings[0]);
+  const legacy = await ollama.embeddings({ model: 'stories', prompt: 'Once upon a time' });
+  assert.deepEqual(legacy.embedding, one.embeddings[0]);
+  await assert.rejects(ollama.embed({ model: 'nope', input: 'x' }), (e) => e.status_code === 404);
+  await assert.rejects(ollama.embed({ model: 'stories', input: '' }), (e) => e.status_code === 400);
+  await assert.rejects(ollama.embed({ model: 'stories', input: [1, 2] }), (e) => e.status_code === 400);
+});
+
+test('openai: embeddings.create, base64 (the client default) and float, text and token ids', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const ollama = new Ollama({ host: base });
+  const want = (await ollama.embed({ model: 'stories', input: 'Once upon a time' })).embeddings[0];
+  // Without encoding_format the client asks for base64 and decodes the float32 bytes itself.
+  const b64 = await openai.embeddings.create({ model: 'stories', input: 'Once upon a time' });
+  assert.equal(b64.object, 'list');
+  assert.equal(b64.model, 'stories:latest');
+  assert.equal(b64.data.length, 1);
+  assert.equal(b64.data[0].object, 'embedding');
+  assert.equal(b64.data[0].index, 0);
+  assert.deepEqual(Array.from(b64.data[0].embedding), want.map(Math.fround));
+  assert.deepEqual(b64.usage, { prompt_tokens: 5, total_tokens: 5 });
+  const f = await openai.embeddings.create({ model: 'stories', input: ['Once upon a time', 'The cat'],
+                                            encoding_format: 'float' });
+  assert.equal(f.data.length, 2);
+  assert.deepEqual(f.data[0].embedding, want);
+  assert.equal(f.data[1].index, 1);
+  // stories260K's tokens of "Once upon a time", with BOS (`minnow tokenize`): the same embedding.
+  const ids = await openai.embeddings.create({ model: 'stories', input: [1, 403, 407, 261, 378],
+                                              encoding_format: 'float' });
+  assert.deepEqual(ids.data[0].embedding, want);
+  const many = await openai.embeddings.create({ model: 'stories', input: [[1, 403], [1, 403, 407, 261, 378]],
+                                               encoding_format: 'float' });
+  assert.deepEqual(many.data[1].embedding, want);
+  assert.equal(many.usage.prompt_tokens, 7);
+  const cut = await openai.embeddings.create({ model: 'stories', input: 'Once upon a time', dimensions: 16,
+                                             encoding_format: 'float' });
+  assert.equal(cut.data[0].embedding.length, 16);
+  await assert.rejects(openai.embeddings.create({ model: 'nope', input: 'x' }),
+                       (e) => e.status === 404 && e.error?.code === 'model_not_found');
+  await assert.rejects(openai.embeddings.create({ model: 'stories', input: '' }), (e) => e.status === 400);
+  await assert.rejects(openai.embeddings.create({ model: 'stories', input: 'x', encoding_format: 'hex' }),
+                       (e) => e.status === 400 && /encoding_format/.test(e.message));
 });
