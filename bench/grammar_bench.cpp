@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   // States along a JSON document, as generation meets them.
   const char* prefixes[] = {"", "{", "{\"", "{\"name", "{\"name\": ", "{\"name\": \"Al", "{\"name\": \"Alice\", \"age\": 3",
                             "{\"name\": \"Alice\", \"tags\": [", "{\"name\": \"Alice\", \"tags\": [\"x\"]"};
-  std::printf("%-40s %10s %10s %10s %8s\n", "state after", "fresh us", "cached us", "check us", "allowed");
+  std::printf("%-40s %10s %10s %10s %8s %8s\n", "state after", "fresh us", "cached us", "check us", "allowed",
+              "checked");
   for (const char* p : prefixes) {
     grammar::Matcher m(grammar);
     if (!m.accept(p)) return std::fprintf(stderr, "prefix rejected: %s\n", p), 1;
@@ -72,8 +73,8 @@ int main(int argc, char** argv) {
     for (size_t id = 0; id < 2000; ++id) allowed += grammar::TokenFilter::allows(m, pieces[id * 7 % pieces.size()]);
     const double check = (now_us() - t0) / 2000;
     const long n_allowed = std::count(mask.begin(), mask.end(), 1);
-    std::printf("%-40s %10.0f %10.2f %10.3f %8ld\n", (std::string("'") + p + "'").c_str(), fresh, cached, check,
-                n_allowed);
+    std::printf("%-40s %10.0f %10.2f %10.3f %8ld %8d\n", (std::string("'") + p + "'").c_str(), fresh, cached, check,
+                n_allowed, allowed);
   }
   return 0;
 }
