@@ -156,12 +156,20 @@ Result<GenerateStats> BatchGenerator::generate(const std::vector<int32_t>& promp
     std::deque<Piece> got;
     got.swap(r.pieces);
     lk.unlock();
-    for (const Piece& p : got) {
-      if (stopped_at) break;  // nothing after a stop
-      if (!on_piece(GeneratedPiece{p.text, p.tokens}) && !p.last) {
-        stopped_at = p.generated;
-        r.cancelled = true;
+    try {
+      for (const Piece& p : got) {
+        if (stopped_at) break;  // nothing after a stop
+        if (!on_piece(GeneratedPiece{p.text, p.tokens}) && !p.last) {
+          stopped_at = p.generated;
+          r.cancelled = true;
+        }
       }
+    } catch (...) {
+      // The worker still has the request: end it before it goes with this stack frame.
+      r.cancelled = true;
+      lk.lock();
+      r.cv.wait(lk, [&] { return r.finished; });
+      throw;
     }
     lk.lock();
   }

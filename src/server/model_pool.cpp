@@ -43,16 +43,25 @@ void GeneratorUse::release() {
 
 Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_ctx) {
   std::unique_lock lk(m->gen_mu);
-  bool waiting = false;  // counted in ctx_waiters
+  // Requests waiting for a context other than the generator's: a request that comes for the
+  // current one goes behind them rather than keep the switch from ever happening.
+  auto others_waiting = [&] {
+    int n = 0;
+    for (const auto& [ctx, count] : m->waiting_ctx) n += ctx != m->generator_ctx ? count : 0;
+    return n;
+  };
+  bool waited = false;      // counted in waiting_ctx
+  bool for_switch = false;  // waited while the generator had another context: goes with its switch
   for (;;) {
     const bool fits = m->generator && m->generator_ctx == n_ctx;
-    // Another context's requests wait: this one goes behind them.
-    if (fits && m->ctx_waiters == (waiting ? 1 : 0)) break;
+    if (!fits) for_switch = true;
+    if (fits && (for_switch || others_waiting() == 0)) break;
     if (!fits && m->generator_users == 0) {
       m->generator.reset();  // its KV caches go before the new ones are made
       auto g = BatchGenerator::create(m->model, BatchOptions{.n_slots = m->n_parallel, .n_ctx = n_ctx});
       if (!g) {
-        if (waiting) --m->ctx_waiters;
+        m->generator_ctx = -1;
+        if (waited && --m->waiting_ctx[n_ctx] == 0) m->waiting_ctx.erase(n_ctx);
         m->gen_cv.notify_all();
         return g.error();
       }
@@ -60,15 +69,15 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
       m->generator_ctx = n_ctx;
       break;
     }
-    if (!fits && !waiting) {
-      waiting = true;
-      ++m->ctx_waiters;
+    if (!waited) {
+      waited = true;
+      ++m->waiting_ctx[n_ctx];
     }
     m->gen_cv.wait(lk);
   }
-  if (waiting) {
-    --m->ctx_waiters;
-    m->gen_cv.notify_all();  // requests for this context that waited behind this one
+  if (waited) {
+    if (--m->waiting_ctx[n_ctx] == 0) m->waiting_ctx.erase(n_ctx);
+    m->gen_cv.notify_all();  // the requests this one kept waiting, and those of its context
   }
   ++m->generator_users;
   return GeneratorUse(m, m->generator);
