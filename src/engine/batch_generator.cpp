@@ -52,7 +52,7 @@ struct BatchGenerator::Impl {
     bool finished = false;
     Status error;
     std::condition_variable cv;  // pieces came, or finished
-    // Set by the caller when on_piece returned false; the worker ends the sequence.
+    // Set by the caller when on_piece returned false (or threw); the worker ends the sequence.
     std::atomic<bool> cancelled{false};
   };
 
@@ -60,7 +60,7 @@ struct BatchGenerator::Impl {
     KvCache cache;
     std::vector<int32_t> context;  // [cache.n_past()] the tokens whose keys and values it holds
     Request* request = nullptr;
-    uint64_t last_used = 0;  // among slots with equally long prefixes, the least recently used goes
+    uint64_t last_used = 0;  // among slots that score the same in admit(), the least recently used goes
   };
 
   std::shared_ptr<Model> owner;  // keeps the weights mapped
