@@ -295,8 +295,8 @@ class BatchGenerator {
 
   // Session::generate's contract from prompt tokens, safe to call from many threads at once.
   // on_piece is called on the calling thread; false ends this sequence only (and no piece
-  // follows). Errors (a prompt longer than a slot's context, ids outside the vocabulary, bad
-  // options) go to this call only, before it waits.
+  // follows), as does an exception, which is rethrown. Errors (a prompt longer than a slot's
+  // context, ids outside the vocabulary, bad options) go to this call only, before it waits.
   Result<GenerateStats> generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                  const std::function<bool(const GeneratedPiece&)>& on_piece);
 

@@ -52,7 +52,7 @@ struct BatchGenerator::Impl {
     bool finished = false;
     Status error;
     std::condition_variable cv;  // pieces came, or finished
-    // Set by the caller when on_piece returned false; the worker ends the sequence.
+    // Set by the caller when on_piece returned false (or threw); the worker ends the sequence.
     std::atomic<bool> cancelled{false};
   };
 
@@ -60,7 +60,7 @@ struct BatchGenerator::Impl {
     KvCache cache;
     std::vector<int32_t> context;  // [cache.n_past()] the tokens whose keys and values it holds
     Request* request = nullptr;
-    uint64_t last_used = 0;  // among slots with equally long prefixes, the least recently used goes
+    uint64_t last_used = 0;  // among slots that score the same in admit(), the least recently used goes
   };
 
   std::shared_ptr<Model> owner;  // keeps the weights mapped
@@ -83,6 +83,7 @@ struct BatchGenerator::Impl {
   std::vector<models::SeqTokens> seqs;
   std::vector<Request*> members;  // the request of each of seqs
   std::vector<float> logits;      // [rows][n_vocab]
+  std::vector<std::pair<Request*, int64_t>> sampling;  // who samples in this step, from which row
 
   void run();
   void retire_cancelled();
@@ -156,12 +157,20 @@ Result<GenerateStats> BatchGenerator::generate(const std::vector<int32_t>& promp
     std::deque<Piece> got;
     got.swap(r.pieces);
     lk.unlock();
-    for (const Piece& p : got) {
-      if (stopped_at) break;  // nothing after a stop
-      if (!on_piece(GeneratedPiece{p.text, p.tokens}) && !p.last) {
-        stopped_at = p.generated;
-        r.cancelled = true;
+    try {
+      for (const Piece& p : got) {
+        if (stopped_at) break;  // nothing after a stop
+        if (!on_piece(GeneratedPiece{p.text, p.tokens}) && !p.last) {
+          stopped_at = p.generated;
+          r.cancelled = true;
+        }
       }
+    } catch (...) {
+      // The worker still has the request: end it before it goes with this stack frame.
+      r.cancelled = true;
+      lk.lock();
+      r.cv.wait(lk, [&] { return r.finished; });
+      throw;
     }
     lk.lock();
   }
@@ -287,6 +296,7 @@ void BatchGenerator::Impl::step() {
     }
     return;
   }
+  sampling.clear();
   int64_t row = 0, t = 0;
   for (size_t k = 0; k < members.size(); ++k) {
     Request* r = members[k];
@@ -294,9 +304,13 @@ void BatchGenerator::Impl::step() {
     const int64_t n = seqs[k].n_tokens;
     s.context.insert(s.context.end(), tokens.begin() + t, tokens.begin() + t + n);
     t += n;
+    if (seqs[k].logits == models::LogitRows::kNone) {
+      r->prompt_done += n;
+      continue;
+    }
+    const int64_t r_row = row++;
     if (!r->gen) {
       r->prompt_done += n;
-      if (seqs[k].logits == models::LogitRows::kNone) continue;
       // The prompt is in: generation starts from its last row.
       r->stats.prompt_seconds = std::chrono::duration<double>(Clock::now() - r->joined).count();
       r->gen.emplace(*model->tokenizer, r->options, n_vocab, r->prompt,
@@ -306,16 +320,21 @@ void BatchGenerator::Impl::step() {
                        r->outbox.push_back({std::string(p.text), {p.tokens.begin(), p.tokens.end()}, generated, last});
                        return !r->cancelled;
                      });
-      if (r->gen->done()) {  // num_predict 0
-        ++row;
-        continue;
-      }
+      if (r->gen->done()) continue;  // num_predict 0
     }
-    const std::span<const float> lg(logits.data() + row * n_vocab, static_cast<size_t>(n_vocab));
-    ++row;
-    const std::optional<int32_t> next = r->gen->step(lg, s.cache.n_ctx() - s.cache.n_past());
-    if (next) r->next = *next;
+    sampling.emplace_back(r, r_row);
   }
+  // Each sequence samples on its own state (sampler, filters, outbox): in parallel, the pool
+  // being idle between forward passes otherwise (a full-vocabulary sort is ~1 ms for 150k ids).
+  model->pool->parallel_for(static_cast<int64_t>(sampling.size()), 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const auto [r, r_row] = sampling[static_cast<size_t>(k)];
+      const KvCache& cache = slots[static_cast<size_t>(r->slot)].cache;
+      const std::span<const float> lg(logits.data() + r_row * n_vocab, static_cast<size_t>(n_vocab));
+      const std::optional<int32_t> next = r->gen->step(lg, cache.n_ctx() - cache.n_past());
+      if (next) r->next = *next;
+    }
+  });
 }
 
 void BatchGenerator::Impl::finish(Request* r) {

@@ -1,10 +1,10 @@
 // Implements the public API (include/minnow/engine.h): model loading with the tokenizer and
-// kernel table, sessions owning a KV cache, and the prompt -> tokens -> sampled text loop.
+// kernel table, sessions owning a KV cache, and the prompt -> tokens -> sampled text loop (one
+// sequence's sampling is generation.cpp's, which BatchGenerator shares).
 #include "minnow/engine.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <map>
 #include <optional>
 

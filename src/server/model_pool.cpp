@@ -43,16 +43,26 @@ void GeneratorUse::release() {
 
 Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_ctx) {
   std::unique_lock lk(m->gen_mu);
-  bool waiting = false;  // counted in ctx_waiters
+  // Requests waiting for a context other than the generator's, or for the session: a request for the
+  // current context goes behind them rather than keep the switch from ever happening.
+  auto others_waiting = [&] {
+    int n = m->session_waiters;
+    for (const auto& [ctx, count] : m->waiting_ctx) n += ctx != m->generator_ctx ? count : 0;
+    return n;
+  };
+  bool waited = false;      // counted in waiting_ctx
+  bool for_switch = false;  // waited while the generator had another context: goes with its switch
   for (;;) {
     const bool fits = m->generator && m->generator_ctx == n_ctx;
-    // Another context's requests (or the session's) wait: this one goes behind them.
-    if (fits && !m->in_session && m->ctx_waiters == (waiting ? 1 : 0)) break;
+    if (!fits) for_switch = true;
+    // While the session is in use (embeddings) generation waits; see others_waiting above.
+    if (fits && !m->in_session && (for_switch || others_waiting() == 0)) break;
     if (!fits && !m->in_session && m->generator_users == 0) {
       m->generator.reset();  // its KV caches go before the new ones are made
       auto g = BatchGenerator::create(m->model, BatchOptions{.n_slots = m->n_parallel, .n_ctx = n_ctx});
       if (!g) {
-        if (waiting) --m->ctx_waiters;
+        m->generator_ctx = -1;
+        if (waited && --m->waiting_ctx[n_ctx] == 0) m->waiting_ctx.erase(n_ctx);
         m->gen_cv.notify_all();
         return g.error();
       }
@@ -60,15 +70,15 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
       m->generator_ctx = n_ctx;
       break;
     }
-    if (!fits && !waiting) {
-      waiting = true;
-      ++m->ctx_waiters;
+    if (!waited) {
+      waited = true;
+      ++m->waiting_ctx[n_ctx];
     }
     m->gen_cv.wait(lk);
   }
-  if (waiting) {
-    --m->ctx_waiters;
-    m->gen_cv.notify_all();  // requests for this context that waited behind this one
+  if (waited) {
+    if (--m->waiting_ctx[n_ctx] == 0) m->waiting_ctx.erase(n_ctx);
+    m->gen_cv.notify_all();  // the requests this one kept waiting, and those of its context
   }
   ++m->generator_users;
   return GeneratorUse(m, m->generator);
@@ -76,9 +86,9 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
 
 Status with_session(const std::shared_ptr<LoadedModel>& m, int n_ctx, const std::function<void(Session&)>& fn) {
   std::unique_lock lk(m->gen_mu);
-  ++m->ctx_waiters;  // generation requests arriving now wait behind this one
+  ++m->session_waiters;  // generation requests arriving now wait behind this one
   m->gen_cv.wait(lk, [&] { return m->generator_users == 0 && !m->in_session; });
-  --m->ctx_waiters;
+  --m->session_waiters;
   m->in_session = true;
   lk.unlock();
   Status st;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,7 +37,8 @@ struct LoadedModel {
   std::shared_ptr<BatchGenerator> generator;
   int generator_ctx = -1;  // the num_ctx it was asked for
   int generator_users = 0;
-  int ctx_waiters = 0;  // requests waiting to re-create it for another num_ctx (or for the session)
+  std::map<int, int> waiting_ctx;  // requests waiting in use_generator, by the num_ctx they ask
+  int session_waiters = 0;         // requests waiting in with_session
 
   // A session for work the generator does not do (embeddings), used only while no generation
   // runs: the generator's worker and a session may not share the model's threads at once.
@@ -69,8 +71,9 @@ class GeneratorUse {
 
 // The model's generator for requests of num_ctx n_ctx (0: the model's default): the current
 // one when it has that context, else a new one once every request using the current one has
-// ended (requests for the current context that come meanwhile wait too, so the switch is not
-// starved). Errors: the generator cannot be made (its KV caches do not fit in memory).
+// ended, which every request waiting for that context then shares (requests for the current
+// context that come while others wait for a switch wait too, so the switch is not starved).
+// Errors: the generator cannot be made (its KV caches do not fit in memory).
 Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_ctx);
 
 struct LoadedInfo {

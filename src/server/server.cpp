@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -202,6 +203,15 @@ Status Server::start() {
   add_store_routes(im.http, im.state);
   add_embed_routes(im.http, im.state);
 
+  // Debian's cpp-httplib listens with a backlog of 5: a burst of more connections (16 clients
+  // streaming at once) has some dropped until the kernel's retries, seconds later, after the
+  // client gave up. The socket options hook hands us the listening socket, and listen() again
+  // after the bind raises its backlog (Linux updates a listening socket's).
+  socket_t listen_fd = INVALID_SOCKET;
+  im.http.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
   if (o.port == 0) {
     im.port = im.http.bind_to_any_port(o.host);
     if (im.port <= 0) return make_error("cannot listen on %s (any port)", o.host.c_str());
@@ -210,6 +220,7 @@ Status Server::start() {
       return make_error("cannot listen on %s:%d (in use, or not an address of this machine)", o.host.c_str(), o.port);
     im.port = o.port;
   }
+  if (listen_fd != INVALID_SOCKET) ::listen(listen_fd, SOMAXCONN);
   im.listener = std::thread([&im] {
     im.http.listen_after_bind();
     im.listening_ended = true;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "kernels/kernel_table.h"
@@ -348,7 +349,7 @@ TEST(BatchPrefixCache, SlidingWindowReusesOnlyWhatTheRingHolds) {
 }
 
 // Errors are the erring call's: a prompt longer than a slot's context, an id outside the
-// vocabulary, bad options; the calls running meanwhile are not disturbed.
+// vocabulary, bad options, a callback that throws; the calls running meanwhile are not disturbed.
 TEST(BatchErrors, GoToTheirCallOnly) {
   auto m = load(Tiny::kLlama);
   ASSERT_TRUE(m);
@@ -369,8 +370,14 @@ TEST(BatchErrors, GoToTheirCallOnly) {
   bad_top.top_logprobs = kMaxTopLogprobs + 1;
   EXPECT_NE(batched(**g, ok_prompt, bad_top).error.find("top_logprobs"), std::string::npos);
   EXPECT_NE(batched(**g, {}, greedy(4)).error.find("empty"), std::string::npos);
+  // A callback that throws: its call ends (and rethrows) without leaving its sequence behind.
+  EXPECT_THROW((void)(*g)->generate(prompt_of(6, n_vocab, 82), greedy(20),
+                                    [](const GeneratedPiece&) -> bool { throw std::runtime_error("the client broke"); }),
+               std::runtime_error);
   runner.join();
   expect_same(got, want, "the running call");
+  EXPECT_EQ((*g)->running(), 0);
+  expect_same(batched(**g, ok_prompt, greedy(30)), want, "a call after them");
 
   EXPECT_FALSE(BatchGenerator::create(m, BatchOptions{.n_slots = 0}).ok());
   EXPECT_FALSE(BatchGenerator::create(nullptr, BatchOptions{}).ok());

@@ -2,21 +2,27 @@
 // against stories260K: 16 concurrent streaming requests of both APIs (different prompts,
 // temperature 0) answer exactly as each alone, with 16 slots and with 4 (the rest wait their
 // turn, never more than 4 decoding); a client that goes away stops its own stream only;
-// requests for another num_ctx wait for the model's generator and re-create it; an OpenAI
-// request's n choices stream interleaved and equal the unstreamed answer; MINNOW_NUM_PARALLEL.
+// requests for another num_ctx wait for the model's generator and re-create it (over HTTP, and
+// step by step on use_generator); an OpenAI request's n choices stream interleaved and equal the
+// unstreamed answer; MINNOW_NUM_PARALLEL.
 #include <httplib.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "minnow/store.h"
+#include "server/model_pool.h"
 #include "server/server.h"
 #include "test_util.h"
+#include "tiny_model.h"
 
 namespace minnow {
 namespace {
@@ -124,7 +130,9 @@ Answer send(int port, const Request& r, int stop_after = -1) {
   };
   httplib::Response res;
   httplib::Error err;
-  if (!c.send(req, res, err)) return stop_after < 0 ? Answer{} : Answer{received, -1, "gone", 0};
+  if (!c.send(req, res, err)) {
+    return stop_after < 0 ? Answer{received, -1, httplib::to_string(err), 0} : Answer{received, -1, "gone", 0};
+  }
   return parse(r.api, res.status, received);
 }
 
@@ -315,6 +323,68 @@ TEST_F(ServerBatch, SeveralChoicesStreamTogether) {
     EXPECT_EQ(reason[i], w["choices"][i]["finish_reason"]) << i;
   }
   EXPECT_NE(text[0], text[1]);  // each choice has its own seed
+}
+
+// use_generator directly: requests for another num_ctx wait for the model's requests to end,
+// then all of them proceed on one new generator; a request for the current context that comes
+// meanwhile waits behind them.
+TEST(ServerGenerator, ContextSwitchesWaitForUsersAndLetEveryWaiterIn) {
+  const auto bytes = test::make_tiny_llama({});
+  const std::string path = (fs::temp_directory_path() / ("minnow_gen_" + std::to_string(getpid()))).string();
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  LoadOptions lo;
+  lo.n_threads = 1;
+  auto model = Model::load(path, lo);
+  fs::remove(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  auto m = std::make_shared<server::LoadedModel>();
+  m->model = *model;
+  m->n_parallel = 2;
+  auto waiting = [&](int ctx) {
+    std::lock_guard lk(m->gen_mu);
+    auto it = m->waiting_ctx.find(ctx);
+    return it == m->waiting_ctx.end() ? 0 : it->second;
+  };
+  auto wait_until = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return done();
+  };
+
+  auto first = server::use_generator(m, 64);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(m->context_length(), 64);
+  // Three requests for 128 positions wait while the 64-position generator is in use...
+  std::vector<std::optional<server::GeneratorUse>> others(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      auto u = server::use_generator(m, 128);
+      if (u.ok()) others[i].emplace(std::move(*u));
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return waiting(128) == 3; }));
+  // ... and a request for 64 that comes now waits behind them.
+  threads.emplace_back([&] {
+    auto u = server::use_generator(m, 64);
+    if (u.ok()) others[3].emplace(std::move(*u));
+  });
+  ASSERT_TRUE(wait_until([&] { return waiting(64) == 1; }));
+  EXPECT_EQ(m->context_length(), 64);
+  // The last user goes: all three get the new generator together.
+  *first = server::GeneratorUse();
+  ASSERT_TRUE(wait_until([&] { return waiting(128) == 0; }));
+  EXPECT_EQ(m->context_length(), 128);
+  EXPECT_EQ(waiting(64), 1);
+  for (int i = 0; i < 3; ++i) threads[i].join();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(others[i].has_value()) << i;
+  for (int i = 0; i < 3; ++i) others[i].reset();
+  threads[3].join();
+  EXPECT_TRUE(others[3].has_value());
+  EXPECT_EQ(m->context_length(), 64);
+  std::lock_guard lk(m->gen_mu);
+  EXPECT_EQ(m->generator_users, 1);
+  EXPECT_TRUE(m->waiting_ctx.empty());
 }
 
 TEST(ServerOptionsEnv, NumParallel) {
