@@ -11,6 +11,7 @@
 //     std::fwrite(text.data(), 1, text.size(), stdout);
 //     return true;  // false stops generation
 //   });
+//   auto vectors = (*session)->embed_texts({"a text", "another"}, {});  // unit-length embeddings
 //
 // A Model may be shared by sessions; one session runs on one thread at a time, and sessions
 // of one model do not run concurrently (they share its thread pool). For many callers at once,

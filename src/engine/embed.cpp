@@ -126,19 +126,21 @@ Result<int64_t> read_pooling_type(const gguf::File& f, const std::string& arch) 
 }
 
 std::string pooling_name(int64_t pooling_type) {
-  switch (static_cast<Pooling>(pooling_type)) {
-    case Pooling::kUnset:
-    case Pooling::kNone:  // per-token vectors have no place in one embedding per input: mean
-    case Pooling::kMean:
+  constexpr auto id = [](Pooling p) { return static_cast<int64_t>(p); };
+  switch (pooling_type) {
+    case id(Pooling::kUnset):
+    case id(Pooling::kNone):  // per-token vectors have no place in one embedding per input: mean
+    case id(Pooling::kMean):
       return "mean";
-    case Pooling::kCls:
+    case id(Pooling::kCls):
       return "cls";
-    case Pooling::kLast:
+    case id(Pooling::kLast):
       return "last";
-    case Pooling::kRank:
+    case id(Pooling::kRank):
       return "rank";
+    default:
+      return strfmt("unknown (%lld)", static_cast<long long>(pooling_type));
   }
-  return strfmt("unknown (%lld)", static_cast<long long>(pooling_type));
 }
 
 Result<std::vector<Embedding>> embed_inputs(const EmbedPass& pass,
