@@ -141,13 +141,13 @@ std::string naturals(int64_t lo, int64_t hi) {
 
 class Converter {
  public:
-  explicit Converter(const json& root) : root_(root) {}
+  Converter(const json& root, std::string root_name) : root_(root), root_name_(std::move(root_name)) {}
 
   Result<std::string> run() {
-    const std::string top = visit(root_, "root", "");
+    const std::string top = visit(root_, root_name_, "");
     if (!error_.empty()) return Error{error_};
     std::string out;
-    if (top != "root") out += "root ::= " + top + "\n";
+    if (top != root_name_) out += root_name_ + " ::= " + top + "\n";
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     std::vector<std::string> todo(used_.begin(), used_.end());
     std::set<std::string> done;
@@ -301,7 +301,7 @@ class Converter {
     const std::string r = s["$ref"].get<std::string>();
     auto it = refs_.find(r);
     if (it != refs_.end()) return it->second;
-    if (r == "#") return "root";
+    if (r == "#") return root_name_;
     if (r.rfind("#/", 0) != 0) {
       fail(path + "/$ref", "'" + r + "': only references into this schema (#/$defs/...) are supported");
       return "x";
@@ -820,6 +820,7 @@ class Converter {
 
   static constexpr int kMaxDepth = 64;
   const json& root_;
+  const std::string root_name_;
   int depth_ = 0;
   std::string error_;
   std::map<std::string, std::string> rules_;
@@ -829,8 +830,8 @@ class Converter {
 
 }  // namespace
 
-Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema) {
-  return Converter(schema).run();
+Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema, const std::string& root_name) {
+  return Converter(schema, root_name).run();
 }
 
 std::string json_gbnf(bool object_only) {

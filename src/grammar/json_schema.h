@@ -20,8 +20,10 @@ namespace minnow::grammar {
 
 // The GBNF text (root rule "root") of the JSON texts `schema` allows, properties in the order
 // the schema lists them (hence ordered_json). Errors name the schema path ("schema at
-// /properties/age: 'multipleOf' is not supported for type integer").
-Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema);
+// /properties/age: 'multipleOf' is not supported for type integer"). root_name names the rule of
+// the whole value instead of "root", for a grammar that uses it inside a larger one (the other
+// rules' names are those of the schema's parts and the JSON primitives: value, string, ws, ...).
+Result<std::string> schema_to_gbnf(const nlohmann::ordered_json& schema, const std::string& root_name = "root");
 
 // The grammar of any JSON value (Ollama's format "json", OpenAI's json_object), an object at
 // the top as OpenAI requires when object_only.
