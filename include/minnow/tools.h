@@ -59,7 +59,7 @@ Result<std::string> tool_call_grammar(ToolCallFormat format, const std::vector<T
 
 struct ParsedToolCalls {
   std::string content;          // the text that is not a call (trimmed when there are calls)
-  std::vector<ToolCall> calls;  // arguments as compact JSON object text; ids "call_<n>" to be replaced
+  std::vector<ToolCall> calls;  // arguments as compact JSON object text; ids empty (the server names them)
 };
 
 // The calls in generated text, in any of the formats above. Text that is not a well-formed call

@@ -1,7 +1,9 @@
 #include "server/api_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <random>
 
 #include "minnow/structured.h"
 
@@ -312,9 +314,118 @@ Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatM
     return x.role == "system";
   });
   if (!has_system && !m.defaults.system.empty()) messages.insert(messages.begin(), ChatMessage("system", m.defaults.system));
+  // Calls without ids (Ollama's messages carry none) get some, and tool results without one the
+  // id of the call they answer, in order: templates such as Mistral's require them (9 letters or
+  // digits).
+  std::vector<std::string> open_calls;
+  int next_id = 0;
+  for (ChatMessage& msg : messages) {
+    if (msg.role == "assistant" && !msg.tool_calls.empty()) {
+      open_calls.clear();
+      for (ToolCall& c : msg.tool_calls) {
+        if (c.id.empty()) c.id = strfmt("call%05d", next_id++ % 100000);
+        open_calls.push_back(c.id);
+      }
+      std::reverse(open_calls.begin(), open_calls.end());
+    } else if (msg.role == "tool" && msg.tool_call_id.empty() && !open_calls.empty()) {
+      msg.tool_call_id = open_calls.back();
+      open_calls.pop_back();
+    }
+  }
   ChatFormatOptions o;
   o.tools_json = tools_json;
+  if (!tools_json.empty()) {
+    auto with = m.model->render_chat(messages, o);
+    auto without = m.model->render_chat(messages, ChatFormatOptions{});
+    if (with.ok() && without.ok() && *with == *without) {
+      return make_error(
+          "model '%s' does not support tools: its chat template does not render them (a Modelfile's TEMPLATE can "
+          "give it one that does)",
+          m.name.c_str());
+    }
+  }
   return m.model->apply_chat_template(messages, o);
+}
+
+Result<ToolUse> read_tools(const std::string& raw_body) {
+  ToolUse use;
+  const auto body = nlohmann::ordered_json::parse(raw_body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return use;  // parse_body has answered already
+  if (body.contains("tools") && !body["tools"].is_null()) {
+    if (!body["tools"].is_array()) return make_error("'tools' must be an array");
+    use.tools_json = body["tools"].dump();
+    auto tools = parse_tools(use.tools_json);
+    if (!tools) return tools.error();
+    use.tools = std::move(*tools);
+    if (use.tools.empty()) use.tools_json.clear();
+  }
+  if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
+    const auto& c = body["tool_choice"];
+    if (c == "none") {
+      use.choice.kind = ToolChoice::kNone;
+    } else if (c == "auto") {
+      use.choice.kind = ToolChoice::kAuto;
+    } else if (c == "required") {
+      use.choice.kind = ToolChoice::kRequired;
+    } else if (c.is_object() && c.contains("function") && c["function"].is_object() &&
+               c["function"].contains("name") && c["function"]["name"].is_string() &&
+               (!c.contains("type") || c["type"] == "function")) {
+      use.choice.kind = ToolChoice::kFunction;
+      use.choice.function = c["function"]["name"].get<std::string>();
+    } else {
+      return make_error(
+          "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": "
+          "{\"name\": ...}}");
+    }
+    if ((use.choice.kind == ToolChoice::kRequired || use.choice.kind == ToolChoice::kFunction) && use.tools.empty())
+      return make_error("'tool_choice' asks for a tool call but 'tools' offers none");
+  }
+  return use;
+}
+
+Status apply_tools(const LoadedModel& m, ToolUse* use, RunParameters* p) {
+  if (!use->active()) return Status();
+  use->format = tool_call_format(m.model->info().chat_template);
+  if (use->choice.kind == ToolChoice::kAuto) return Status();
+  if (!p->generate.grammar.empty())
+    return make_error("'tool_choice' %s cannot go with a response format or grammar: both would shape the answer",
+                      use->choice.kind == ToolChoice::kRequired ? "\"required\"" : "naming a function");
+  auto g = tool_call_grammar(use->format, use->tools, use->choice);
+  if (!g) return g.error();
+  p->generate.grammar = std::move(*g);
+  return Status();
+}
+
+namespace {
+// OpenAI's "call_" and 24 letters and digits; for Mistral's templates, which check them when the
+// conversation comes back, 9 letters and digits.
+std::string call_id(ToolCallFormat format) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const bool mistral = format == ToolCallFormat::kMistral;
+  std::string id = mistral ? "" : "call_";
+  for (int i = 0; i < (mistral ? 9 : 24); ++i) id += kChars[rng() % (sizeof kChars - 1)];
+  return id;
+}
+}  // namespace
+
+json openai_tool_calls(const std::vector<ToolCall>& calls, ToolCallFormat format) {
+  json out = json::array();
+  for (const ToolCall& c : calls)
+    out.push_back({{"id", c.id.empty() ? call_id(format) : c.id},
+                   {"type", "function"},
+                   {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  return out;
+}
+
+json ollama_tool_calls(const std::vector<ToolCall>& calls) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json args = json::parse(calls[i].arguments, nullptr, false);
+    if (args.is_discarded()) args = json::object();
+    out.push_back({{"function", {{"index", i}, {"name", calls[i].name}, {"arguments", args}}}});
+  }
+  return out;
 }
 
 

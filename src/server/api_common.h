@@ -13,6 +13,7 @@
 
 #include "minnow/engine.h"
 #include "minnow/parameters.h"
+#include "minnow/tools.h"
 #include "server/model_pool.h"
 
 namespace minnow::server {
@@ -77,7 +78,34 @@ Result<std::vector<ChatMessage>> parse_messages(const json& messages);
 std::string rfc3339(std::chrono::system_clock::time_point t);
 std::string rfc3339_now();
 
-// The chat prompt for messages: the stored system message first when the messages have none.
+// The tools a chat request offers and what it lets the model do with them.
+struct ToolUse {
+  std::vector<ToolSpec> tools;
+  std::string tools_json;  // as the request gave them (property order kept), for the template
+  ToolChoice choice;
+  ToolCallFormat format = ToolCallFormat::kHermes;  // the model's (set by apply_tools)
+  // Whether the template gets the tools and the output is read for calls ("none" offers none).
+  bool active() const { return !tools.empty() && choice.kind != ToolChoice::kNone; }
+};
+
+// `tools` and `tool_choice` ("none", "auto", "required" or {"type": "function", "function":
+// {"name": ...}}) from the raw body, so that parameter schemas keep their property order.
+// Ollama requests may send tool_choice too. Errors: 400s naming the field.
+Result<ToolUse> read_tools(const std::string& raw_body);
+
+// The model's call format, and for tool_choice "required" or a function the grammar that makes
+// the output such calls (into p->generate.grammar, which must be free: a response format and a
+// forced call cannot both shape one answer). Errors: 400s.
+Status apply_tools(const LoadedModel& m, ToolUse* use, RunParameters* p);
+
+// Tool calls as the APIs write them: OpenAI's (id, type, function.arguments as JSON text) or
+// Ollama's (function.arguments as an object). New ids suit the model's format.
+json openai_tool_calls(const std::vector<ToolCall>& calls, ToolCallFormat format);
+json ollama_tool_calls(const std::vector<ToolCall>& calls);
+
+// The chat prompt for messages: the stored system message first when the messages have none;
+// tool calls and results without ids get them (call00000, ...). With tools (a JSON array, "" for none) the template must render them: a model whose template
+// ignores tools is an error rather than a silent answer without them.
 Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatMessage> messages,
                                          const std::string& tools_json);
 

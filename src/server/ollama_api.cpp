@@ -3,6 +3,7 @@
 // /api/version. Errors are {"error": "..."} with a 4xx/5xx status.
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "server/api_common.h"
 #include "server/http_util.h"
@@ -96,9 +97,15 @@ void add_stats(json& j, const GenerateStats& st, const Lease& lease, Clock::time
 }
 
 // Runs the lease's job and answers: one JSON object, or NDJSON lines as text comes. make(text)
-// builds a line's object (the final one gets done and the stats).
+// builds a line's object (the final one gets done and the stats). With tools (chat), the output
+// is read for calls, which go out as message.tool_calls; text that may be a call waits for the end.
 void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, bool stream, Clock::time_point t0,
-             std::function<json(const std::string& text, bool done)> make) {
+             std::function<json(const std::string& text, bool done)> make, std::shared_ptr<const ToolUse> tools = nullptr) {
+  auto with_calls = [make](const ParsedToolCalls& p, bool done) {
+    json j = make(p.content, done);
+    if (!p.calls.empty()) j["message"]["tool_calls"] = ollama_tool_calls(p.calls);
+    return j;
+  };
   if (!stream) {
     std::string text;
     auto st = lease->job->run([&](const GeneratedPiece& p) {
@@ -107,16 +114,23 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
     });
     if (!st) return ollama_error(res, 500, st.error().message);
     count_generation(state.metrics, *st);
-    json j = make(text, true);
+    json j = tools ? with_calls(parse_tool_calls(text, tools->tools), true) : make(text, true);
     add_stats(j, *st, *lease, t0);
     return send_json(res, 200, j);
   }
-  res.set_chunked_content_provider("application/x-ndjson", [&state, lease, t0, make](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("application/x-ndjson", [&state, lease, t0, make, tools,
+                                                            with_calls](size_t, httplib::DataSink& sink) {
     bool gone = false;
-    auto st = lease->job->run([&](const GeneratedPiece& p) {
-      if (p.text.empty()) return true;
-      const std::string line = dump(make(std::string(p.text), false)) + "\n";
+    std::optional<ToolCallStream> calls;
+    if (tools) calls.emplace(tools->tools);
+    auto write = [&](const json& j) {
+      const std::string line = dump(j) + "\n";
       gone = !sink.write(line.data(), line.size());
+    };
+    auto st = lease->job->run([&](const GeneratedPiece& p) {
+      const std::string text = calls ? calls->push(p.text) : std::string(p.text);
+      if (text.empty()) return true;
+      write(make(text, false));
       return !gone;
     });
     if (gone) {
@@ -126,13 +140,16 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
     json last;
     if (st) {
       count_generation(state.metrics, *st);
+      if (calls) {
+        const ParsedToolCalls rest = calls->finish();
+        if (!rest.content.empty() || !rest.calls.empty()) write(with_calls(rest, false));
+      }
       last = make("", true);
       add_stats(last, *st, *lease, t0);
     } else {
       last = {{"error", st.error().message}};
     }
-    const std::string line = dump(last) + "\n";
-    sink.write(line.data(), line.size());
+    write(last);
     sink.done();
     lease->job.reset();  // the generator is free for another num_ctx now
     return true;
@@ -205,12 +222,14 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   const std::string model = f.required_str("model");
   const bool stream = f.boolean("stream").value_or(true);
   const json* messages_json = f.array("messages");
-  const json* tools = f.array("tools");
+  f.array("tools");
   f.object("options");
   if (!f.ok()) return ollama_error(res, 400, f.error());
   if (refuse_unsupported(*body, &err)) return ollama_error(res, err.status, err.message);
   auto grammar = request_grammar(req.body, false);
   if (!grammar) return ollama_error(res, 400, grammar.error().message);
+  auto tool_use = read_tools(req.body);
+  if (!tool_use) return ollama_error(res, 400, tool_use.error().message);
   std::vector<ChatMessage> messages;
   if (messages_json) {
     auto parsed = parse_messages(*messages_json);
@@ -225,18 +244,24 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   RunParameters params;
   if (!read_parameters(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
   params.generate.grammar = std::move(*grammar);
-  auto tokens = chat_prompt(*lease->model, std::move(messages), tools && !tools->empty() ? tools->dump() : "");
+  if (Status st = apply_tools(*lease->model, &*tool_use, &params); !st.ok())
+    return ollama_error(res, 400, st.error().message);
+  auto tokens = chat_prompt(*lease->model, std::move(messages), tool_use->active() ? tool_use->tools_json : "");
   if (!tokens) return ollama_error(res, 400, tokens.error().message);
   auto job = prepare_job(lease->model, std::move(*tokens), std::move(params));
   if (!job) return ollama_error(res, 400, job.error().message);
   lease->job = std::move(*job);
   const std::string name = lease->model->name;
-  respond(state, res, lease, stream, t0, [name](const std::string& text, bool done) {
-    return json{{"model", name},
-                {"created_at", rfc3339_now()},
-                {"message", {{"role", "assistant"}, {"content", text}}},
-                {"done", done}};
-  });
+  auto tools = tool_use->active() ? std::make_shared<const ToolUse>(std::move(*tool_use)) : nullptr;
+  respond(
+      state, res, lease, stream, t0,
+      [name](const std::string& text, bool done) {
+        return json{{"model", name},
+                    {"created_at", rfc3339_now()},
+                    {"message", {{"role", "assistant"}, {"content", text}}},
+                    {"done", done}};
+      },
+      std::move(tools));
 }
 
 json model_entry(const StoredModel& m, const ModelInfo* info) {

@@ -3,6 +3,7 @@
 // logprobs and n > 1; /v1/models. Errors are {"error": {"message", "type", "param", "code"}}.
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -38,6 +39,7 @@ struct Common {
   int n = 1;
   RunParameters params;
   bool has_seed = false;
+  ToolUse tools;  // chat: the tools offered and tool_choice
 };
 
 // Reads the sampling fields shared by both endpoints onto the model's parameters (after the
@@ -181,7 +183,16 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
       count_generation(state.metrics, *ch.stats);
       completion_tokens += ch.stats->generated_tokens;
       json choice = {{"index", i}, {"finish_reason", finish_reason(*ch.stats)}};
-      if (chat) {
+      if (chat && c.tools.active()) {
+        const ParsedToolCalls parsed = parse_tool_calls(ch.text, c.tools.tools);
+        choice["message"] = {{"role", "assistant"}, {"content", parsed.content}};
+        if (!parsed.calls.empty()) {
+          if (parsed.content.empty()) choice["message"]["content"] = nullptr;
+          choice["message"]["tool_calls"] = openai_tool_calls(parsed.calls, c.tools.format);
+          choice["finish_reason"] = "tool_calls";
+        }
+        choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(ch.tokens)}} : json(nullptr);
+      } else if (chat) {
         choice["message"] = {{"role", "assistant"}, {"content", ch.text}};
         choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(ch.tokens)}} : json(nullptr);
       } else {
@@ -217,11 +228,16 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
     int completion_tokens = 0;
     if (!gone) for_each_choice(c.n, [&](int i) {
       size_t offset = echo.size();
+      // With tools, text that may be a call waits for the end, where it goes out as calls.
+      std::optional<ToolCallStream> calls;
+      if (chat && c.tools.active()) calls.emplace(c.tools.tools);
       auto st = run_choice(*lease, i, [&](const GeneratedPiece& p) {
-        if (p.text.empty() && (!want_logprobs || p.tokens.empty())) return true;
+        std::string text(p.text);
+        if (calls) text = calls->push(p.text);
+        if (text.empty() && (!want_logprobs || p.tokens.empty())) return true;
         json choice = {{"index", i}, {"finish_reason", nullptr}};
         if (chat) {
-          choice["delta"] = {{"content", std::string(p.text)}};
+          choice["delta"] = {{"content", text}};
           choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(p.tokens)}} : json(nullptr);
         } else {
           choice["text"] = std::string(p.text);
@@ -244,6 +260,19 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
       count_generation(state.metrics, *st);
       completion_tokens += st->generated_tokens;
       json last = {{"index", i}, {"finish_reason", finish_reason(*st)}, {"logprobs", nullptr}};
+      if (calls) {
+        const ParsedToolCalls rest = calls->finish();
+        if (!rest.content.empty())
+          sse(sink, dump(chunk({{"index", i}, {"delta", {{"content", rest.content}}}, {"logprobs", nullptr},
+                                {"finish_reason", nullptr}})), &gone);
+        if (!rest.calls.empty()) {
+          json deltas = openai_tool_calls(rest.calls, c.tools.format);
+          for (size_t k = 0; k < deltas.size(); ++k) deltas[k]["index"] = k;
+          sse(sink, dump(chunk({{"index", i}, {"delta", {{"tool_calls", deltas}}}, {"logprobs", nullptr},
+                                {"finish_reason", nullptr}})), &gone);
+          last["finish_reason"] = "tool_calls";
+        }
+      }
       if (chat) last["delta"] = json::object();
       else last["text"] = "";
       sse(sink, dump(chunk(last)), &gone);
@@ -274,12 +303,15 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   c.stream = f.boolean("stream").value_or(false);
   const json* messages_json = f.array("messages");
   if (f.ok() && !messages_json) f.fail("'messages' is required");
-  const json* tools = f.array("tools");
+  f.array("tools");
   const bool logprobs = f.boolean("logprobs").value_or(false);
   const int top = static_cast<int>(f.integer("top_logprobs", 0, kMaxTopLogprobs).value_or(0));
   if (!f.ok()) return openai_error(res, 400, f.error());
   auto grammar = request_grammar(req.body, true);
   if (!grammar) return openai_error(res, 400, grammar.error().message);
+  auto tool_use = read_tools(req.body);
+  if (!tool_use) return openai_error(res, 400, tool_use.error().message);
+  c.tools = std::move(*tool_use);
   auto messages = parse_messages(*messages_json);
   if (!messages) return openai_error(res, 400, messages.error().message);
   if (messages->empty()) return openai_error(res, 400, "'messages' must not be empty");
@@ -290,7 +322,9 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   c.params.generate.logprobs = logprobs || top > 0;
   c.params.generate.top_logprobs = top;
   c.params.generate.grammar = std::move(*grammar);
-  auto tokens = chat_prompt(*lease->model, std::move(*messages), tools && !tools->empty() ? tools->dump() : "");
+  if (Status st = apply_tools(*lease->model, &c.tools, &c.params); !st.ok())
+    return openai_error(res, 400, st.error().message);
+  auto tokens = chat_prompt(*lease->model, std::move(*messages), c.tools.active() ? c.tools.tools_json : "");
   if (!tokens) return openai_error(res, 400, tokens.error().message);
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");

@@ -7,7 +7,7 @@
 // (`npm ci` in tests/js, done by scripts/setup) or without ../shared.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -28,10 +28,11 @@ if (!binary || !fs.existsSync(binary) || !fs.existsSync(stories)) {
 }
 const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
+const { startServe } = await import('./serve.mjs');
 
 // stories260K's greedy continuation of "Once upon a time".
 const STORY = ', there was a little girl named Lily.';
-let server, base, store, hub, hubFile, hubSha;
+let serve, base, store, hub, hubFile, hubSha;
 
 // Hugging Face's layout for one repository, js-org/stories-GGUF: the tree API lists its GGUF
 // with the SHA-256, /resolve/ redirects to a CDN path, as huggingface.co does.
@@ -59,30 +60,21 @@ function startHub(file) {
 }
 
 before(async () => {
-  store = fs.mkdtempSync(path.join(os.tmpdir(), 'minnow-js-'));
-  const env = { ...process.env, MINNOW_MODELS: store };
-  fs.writeFileSync(path.join(store, 'Modelfile'), `FROM ${stories}\n`);
-  execFileSync(binary, ['create', 'stories', '-f', path.join(store, 'Modelfile')], { env });
-  // The hub serves a Q8_0 copy: other bytes than the store's stories, so a pull downloads.
-  const quantized = path.join(store, 'stories-Q8_0.gguf');
-  execFileSync(binary, ['quantize', stories, quantized, 'q8_0'], { env });
-  env.MINNOW_HF_ENDPOINT = await startHub(quantized);
-  server = spawn(binary, ['serve', '--port', '0', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  base = await new Promise((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (d) => {
-      err += d;
-      const m = err.match(/listening on (http:\/\/[0-9.]+:[0-9]+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`minnow serve exited (${code}): ${err}`)));
+  serve = await startServe(binary, {
+    models: { stories: `FROM ${stories}\n` },
+    prepare: async (store, env) => {
+      // The hub serves a Q8_0 copy: other bytes than the store's stories, so a pull downloads.
+      const quantized = path.join(store, 'stories-Q8_0.gguf');
+      execFileSync(binary, ['quantize', stories, quantized, 'q8_0'], { env });
+      env.MINNOW_HF_ENDPOINT = await startHub(quantized);
+    },
   });
+  ({ base, store } = serve);
 });
 
 after(() => {
-  server?.kill('SIGTERM');
+  serve?.stop();
   hub?.close();
-  fs.rmSync(store, { recursive: true, force: true });
 });
 
 const greedy = { temperature: 0, num_predict: 12 };

@@ -7,9 +7,7 @@
 // ../shared.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,34 +33,19 @@ const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
 const { default: Ajv2020 } = await import('ajv/dist/2020.js');
 const { default: addFormats } = await import('ajv-formats');
+const { startServe } = await import('./serve.mjs');
 
 const corpus = JSON.parse(fs.readFileSync(path.join(here, '../data/schemas.json'), 'utf8'));
 const SEEDS = 20;
-let server, base, store;
+let serve, base;
 
 before(async () => {
-  store = fs.mkdtempSync(path.join(os.tmpdir(), 'minnow-js-structured-'));
-  const env = { ...process.env, MINNOW_MODELS: store };
-  for (const [name, file] of Object.entries(models)) {
-    fs.writeFileSync(path.join(store, 'Modelfile'), `FROM ${file}\n`);
-    execFileSync(binary, ['create', name, '-f', path.join(store, 'Modelfile')], { env });
-  }
-  server = spawn(binary, ['serve', '--port', '0', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  base = await new Promise((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (d) => {
-      err += d;
-      const m = err.match(/listening on (http:\/\/[0-9.]+:[0-9]+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`minnow serve exited (${code}): ${err}`)));
-  });
+  const modelfiles = Object.fromEntries(Object.entries(models).map(([name, file]) => [name, `FROM ${file}\n`]));
+  serve = await startServe(binary, { models: modelfiles, prefix: 'minnow-js-structured-' });
+  base = serve.base;
 });
 
-after(() => {
-  server?.kill('SIGTERM');
-  fs.rmSync(store, { recursive: true, force: true });
-});
+after(() => serve?.stop());
 
 function validator() {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
