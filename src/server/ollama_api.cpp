@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "server/api_common.h"
+#include "server/client_watch.h"
 #include "server/http_util.h"
 #include "server/state.h"
 
@@ -99,7 +100,8 @@ void add_stats(json& j, const GenerateStats& st, const Lease& lease, Clock::time
 // Runs the lease's job and answers: one JSON object, or NDJSON lines as text comes. make(text)
 // builds a line's object (the final one gets done and the stats). With tools (chat), the output
 // is read for calls, which go out as message.tool_calls; text that may be a call waits for the end.
-void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, bool stream, Clock::time_point t0,
+void respond(State& state, const httplib::Request& req, httplib::Response& res, std::shared_ptr<Lease> lease,
+             bool stream, Clock::time_point t0,
              std::function<json(const std::string& text, bool done)> make, std::shared_ptr<const ToolUse> tools = nullptr) {
   auto with_calls = [make](const ParsedToolCalls& p, bool done) {
     json j = make(p.content, done);
@@ -108,11 +110,16 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
   };
   if (!stream) {
     std::string text;
+    ClientWatch client(req);  // nothing is written until the end: a client that left stops it
     auto st = lease->job->run([&](const GeneratedPiece& p) {
       text += p.text;
-      return true;
+      return !client.gone();
     });
     if (!st) return ollama_error(res, 500, st.error().message);
+    if (client.gone()) {
+      state.metrics.cancelled++;
+      return ollama_error(res, 499, "the client closed the connection");
+    }
     count_generation(state.metrics, *st);
     json j = tools ? with_calls(parse_tool_calls(text, tools->tools), true) : make(text, true);
     add_stats(j, *st, *lease, t0);
@@ -208,7 +215,7 @@ void handle_generate(State& state, const httplib::Request& req, httplib::Respons
   if (!job) return ollama_error(res, 400, job.error().message);
   lease->job = std::move(*job);
   const std::string name = m.name;
-  respond(state, res, lease, stream, t0, [name](const std::string& text, bool done) {
+  respond(state, req, res, lease, stream, t0, [name](const std::string& text, bool done) {
     return json{{"model", name}, {"created_at", rfc3339_now()}, {"response", text}, {"done", done}};
   });
 }
@@ -254,7 +261,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   const std::string name = lease->model->name;
   auto tools = tool_use->active() ? std::make_shared<const ToolUse>(std::move(*tool_use)) : nullptr;
   respond(
-      state, res, lease, stream, t0,
+      state, req, res, lease, stream, t0,
       [name](const std::string& text, bool done) {
         return json{{"model", name},
                     {"created_at", rfc3339_now()},

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "server/api_common.h"
+#include "server/client_watch.h"
 #include "server/http_util.h"
 #include "server/state.h"
 
@@ -152,8 +153,8 @@ void for_each_choice(int n, const std::function<void(int)>& fn) {
 
 // Shared by both endpoints: runs n choices and answers, streamed or not. chat: the chat shape,
 // else the text-completion shape; echo: the prompt text before each completion's text.
-void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease, const Common& c, bool chat,
-             const std::string& echo) {
+void respond(State& state, const httplib::Request& req, httplib::Response& res, std::shared_ptr<Lease> lease,
+             const Common& c, bool chat, const std::string& echo) {
   const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
   const int64_t created = unix_now();
   const std::string model = lease->model->name;
@@ -167,14 +168,19 @@ void respond(State& state, httplib::Response& res, std::shared_ptr<Lease> lease,
       Result<GenerateStats> stats = Error{"not run"};
     };
     std::vector<Choice> out(static_cast<size_t>(c.n));
+    ClientWatch client(req);  // nothing is written until the end: a client that left stops it
     for_each_choice(c.n, [&](int i) {
       Choice& ch = out[static_cast<size_t>(i)];
       ch.stats = run_choice(*lease, i, [&](const GeneratedPiece& p) {
         ch.text += p.text;
         if (want_logprobs) ch.tokens.insert(ch.tokens.end(), p.tokens.begin(), p.tokens.end());
-        return true;
+        return !client.gone();
       });
     });
+    if (client.gone()) {
+      state.metrics.cancelled++;
+      return openai_error(res, 499, "the client closed the connection");
+    }
     json choices = json::array();
     int completion_tokens = 0;
     for (int i = 0; i < c.n; ++i) {
@@ -329,7 +335,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
   lease->job = std::move(*job);
-  respond(state, res, lease, c, true, "");
+  respond(state, req, res, lease, c, true, "");
 }
 
 void handle_completions(State& state, const httplib::Request& req, httplib::Response& res) {
@@ -370,7 +376,7 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
   lease->job = std::move(*job);
-  respond(state, res, lease, c, false, echo ? prompt : "");
+  respond(state, req, res, lease, c, false, echo ? prompt : "");
 }
 
 json model_object(const StoredModel& m) {

@@ -267,6 +267,38 @@ TEST_F(ServerBatch, ADisconnectStopsOnlyItsOwnStream) {
   EXPECT_EQ(send(port(), requests[1]), want[1]);  // the server goes on serving
 }
 
+// Answers sent in one piece write nothing until the end: a client that gives up waiting (its
+// read timeout) must still stop its generation, in both APIs, while the server goes on serving.
+TEST_F(ServerBatch, ANonStreamingClientThatLeavesStopsItsGeneration) {
+  MINNOW_REQUIRE_SHARED(kStories);
+  start(2);
+  const json bodies[] = {
+      {{"model", "stories"}, {"prompt", "Once upon a time"}, {"stream", false},
+       {"options", {{"num_predict", 1900}, {"num_ctx", 2048}, {"temperature", 0}}}},
+      {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+       {"max_tokens", 1900}, {"temperature", 0}},
+  };
+  const char* paths[] = {"/api/generate", "/v1/chat/completions"};
+  for (int i = 0; i < 2; ++i) {
+    const double before = metric("minnow_generated_tokens_total");
+    {
+      httplib::Client c("127.0.0.1", port());
+      c.set_read_timeout(0, 300000);  // gives up after 0.3 s, closing its connection
+      auto r = c.Post(paths[i], bodies[i].dump(), "application/json");
+      EXPECT_FALSE(r) << paths[i] << " answered within 0.3 s: " << (r ? r->body : "");
+    }
+    for (int k = 0; k < 1000 && metric("minnow_generations_cancelled_total") < i + 1; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(metric("minnow_generations_cancelled_total"), i + 1) << paths[i];
+    // Stopped well before its 1900 tokens (at most a few hundred more while the check ran).
+    for (int k = 0; k < 500 && metric("minnow_sequences_running") > 0; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_LT(metric("minnow_generated_tokens_total") - before, 1900) << paths[i];
+  }
+  const Request r{Api::kGenerate, kPrompts[0], 10};
+  EXPECT_EQ(send(port(), r).status, 200);  // the server goes on serving
+}
+
 TEST_F(ServerBatch, AnotherContextSizeWaitsAndRecreatesTheGenerator) {
   MINNOW_REQUIRE_SHARED(kStories);
   start(2);

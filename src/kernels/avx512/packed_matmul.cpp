@@ -68,7 +68,7 @@ template <class T, int NT>
   const uint8_t* quants = group + scales_bytes;
   for (int64_t b = 0; b < nb; ++b) {
     __m512i w[8];
-    if constexpr (NT == 1) {  // prompt tiles reuse each block for many tokens: no need
+    if constexpr (NT <= 8) {  // decoding batches; prompt tiles (16) reuse each block for many tokens
       const char* ahead =
           reinterpret_cast<const char*>(quants + static_cast<size_t>(b) * T::kQuantBytes) + kPrefetchAhead;
       for (size_t l = 0; l < T::kQuantBytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
