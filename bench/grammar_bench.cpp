@@ -6,7 +6,8 @@
 // The second form measures the whole cost per generated token: sampled generation (temperature
 // 0.8) of up to N tokens without a grammar, with any JSON object, and with an extraction schema,
 // R runs each (seeds 1..R, interleaved), reporting median ms per token and the grammar's
-// overhead against free generation in the same run. With a random-weight model (synth_gguf.py
+// overhead: the median over rounds of its time per token against free generation's in the same
+// round (paired, so that a shared host's drift between rounds cancels). With a random-weight model (synth_gguf.py
 // --vocab-from a real vocabulary) the model's own token is rarely allowed, so nearly every step
 // takes the masked path: the worst case.
 #include <algorithm>
@@ -64,7 +65,7 @@ int generation_cost(int argc, char** argv) {
   if (!schema) return std::fprintf(stderr, "%s\n", schema.error().message.c_str()), 1;
   const std::pair<const char*, std::string> cases[] = {
       {"none", ""}, {"json object", grammar_for_json(true)}, {"schema", *schema}};
-  std::vector<double> ms[3];
+  std::vector<double> ms[3], ratio[3];
   std::vector<int> n_tokens[3];
   for (int r = 1; r <= runs + 1; ++r) {  // the first round warms up
     for (int c = 0; c < 3; ++c) {
@@ -78,9 +79,10 @@ int generation_cost(int argc, char** argv) {
       auto st = (*session)->generate("Extract the person: Alice, 31, alice@example.com, loves hiking.", o,
                                      [](std::string_view) { return true; });
       if (!st) return std::fprintf(stderr, "%s\n", st.error().message.c_str()), 1;
-      if (r == 1 || st->generated_tokens < 2) continue;
-      ms[c].push_back(1000 * st->generate_seconds / st->generated_tokens);
+      if (r == 1) continue;
+      ms[c].push_back(1000 * st->generate_seconds / std::max(1, st->generated_tokens));
       n_tokens[c].push_back(st->generated_tokens);
+      ratio[c].push_back(ms[c].back() / ms[0].back());
     }
   }
   const ModelInfo& info = (*model)->info();
@@ -88,12 +90,11 @@ int generation_cost(int argc, char** argv) {
               model_path.c_str(), info.quantization.c_str(), static_cast<long long>(info.n_vocab), threads, tokens,
               runs);
   std::printf("%-12s %10s %10s %10s %10s\n", "grammar", "ms/token", "tokens/s", "tokens", "overhead");
-  const double base = median(ms[0]);
   for (int c = 0; c < 3; ++c) {
     const double m = median(ms[c]);
     std::vector<double> nt(n_tokens[c].begin(), n_tokens[c].end());
     std::printf("%-12s %10.2f %10.1f %10.0f %9.1f%%\n", cases[c].first, m, 1000 / m, median(nt),
-                100 * (m - base) / base);
+                100 * (median(ratio[c]) - 1));
   }
   return 0;
 }

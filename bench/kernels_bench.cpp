@@ -141,6 +141,38 @@ void packed_gemm_bench(benchmark::State& state, Isa isa, DType t) {
       static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
 }
 
+// The packed decode kernel alone (one thread) on n_rows x 576 weights (SmolLM2-135M's width)
+// against a batch of tokens, in multiply-adds per second: 576 rows stay in L2, 49152 rows (its
+// output matrix) stream from memory, so the two show the compute and the memory side.
+void packed_matmul_bench(benchmark::State& state, Isa isa, DType t) {
+  const int64_t n_rows = state.range(0), n_tokens = state.range(1);
+  constexpr int64_t n = 576;
+  const KernelTable& kt = table(isa);
+  const PackedMatmulFn fn = kt.packed_matmul[static_cast<size_t>(t)];
+  const std::vector<uint8_t> row = quantized(t, random_floats(n, 1));
+  std::vector<uint8_t> w(row.size() * n_rows);
+  for (int64_t r = 0; r < n_rows; ++r) std::copy(row.begin(), row.end(), w.begin() + r * row.size());
+  std::vector<uint8_t> packed(*packed_bytes(t, n, n_rows) + 64);
+  void* aligned = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
+  pack_groups(t, w.data(), n, n_rows, 0, (n_rows + kPackRows - 1) / kPackRows, aligned);
+  const DType at = activation_type(t);
+  const size_t a_row = *row_bytes(at, n);
+  std::vector<uint8_t> a(a_row * n_tokens);
+  const std::vector<float> x = random_floats(n * n_tokens, 2);
+  std::vector<PackedActBlock> info(static_cast<size_t>(n_tokens * (n / 32)));
+  for (int64_t i = 0; i < n_tokens; ++i) {
+    kt.quantize_act[static_cast<size_t>(at)](x.data() + i * n, a.data() + i * a_row, n);
+    packed_act_info(a.data() + i * a_row, n, info.data() + i * (n / 32));
+  }
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
+  for (auto _ : state) {
+    fn(n, aligned, n_rows, a.data(), a_row, info.data(), n_tokens, y.data(), n_rows);
+    benchmark::ClobberMemory();
+  }
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
+}
+
 void quantize_bench(benchmark::State& state, Isa isa, DType at) {
   if (!isa_available(isa)) {
     state.SkipWithError("ISA not available");
@@ -197,6 +229,16 @@ int register_all() {
       if (!isa_available(isa) || table(isa).packed_gemm[static_cast<size_t>(t)] == nullptr) continue;
       benchmark::RegisterBenchmark((std::string("PackedGemm/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
                                    [isa, t](benchmark::State& s) { packed_gemm_bench(s, isa, t); });
+    }
+    for (DType t : {DType::Q4_0, DType::Q8_0}) {
+      if (!isa_available(isa) || table(isa).packed_matmul[static_cast<size_t>(t)] == nullptr) continue;
+      benchmark::RegisterBenchmark((std::string("PackedMatmul/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
+                                   [isa, t](benchmark::State& s) { packed_matmul_bench(s, isa, t); })
+          ->ArgNames({"rows", "tokens"})
+          ->Args({576, 1})
+          ->Args({576, 8})
+          ->Args({49152, 1})
+          ->Args({49152, 8});
     }
     for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
       benchmark::RegisterBenchmark(
