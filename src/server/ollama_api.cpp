@@ -302,6 +302,16 @@ std::string name_field(Fields& f) {
   return f.required_str("name");
 }
 
+// Whether a model's chat template renders tools (Ollama's "tools" capability).
+bool renders_tools(const Model& model) {
+  const std::vector<ChatMessage> messages = {ChatMessage("user", "x")};
+  ChatFormatOptions with;
+  with.tools_json = R"([{"type": "function", "function": {"name": "probe", "parameters": {"type": "object"}}}])";
+  auto a = model.render_chat(messages, with);
+  auto b = model.render_chat(messages, ChatFormatOptions{});
+  return a.ok() && b.ok() && *a != *b;
+}
+
 void handle_show(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
@@ -309,29 +319,39 @@ void handle_show(State& state, const httplib::Request& req, httplib::Response& r
   Fields f(*body);
   const std::string name = name_field(f);
   if (!f.ok()) return ollama_error(res, 400, f.error());
-  bool not_found = false;
-  auto got = state.pool.acquire(name, &not_found);
-  if (!got) return ollama_error(res, not_found ? 404 : 500, got.error().message);
-  const LoadedModel& m = *got->model;
-  const ModelInfo& info = m.model->info();
-  std::string parameters, modelfile = "FROM " + m.defaults.model_path + "\n";
-  for (const auto& [k, v] : m.defaults.parameters) {
+  auto stored = state.pool.store().find(name);
+  if (!stored) return ollama_error(res, 404, "model '" + name + "' not found");
+  // A loaded model answers from memory; another is opened for its metadata only (mapped, not
+  // repacked, not kept in the pool), as showing a model must not load it for serving.
+  std::shared_ptr<const Model> model;
+  for (const LoadedInfo& l : state.pool.loaded())
+    if (l.name == stored->name) model = l.model->model;
+  if (!model) {
+    auto opened = Model::load(stored->model_path, LoadOptions{.n_threads = 1, .isa = "",
+                                                              .chat_template = stored->chat_template, .repack = false});
+    if (!opened) return ollama_error(res, 500, opened.error().with_context(stored->name).message);
+    model = std::move(*opened);
+  }
+  const ModelInfo& info = model->info();
+  std::string parameters, modelfile = "FROM " + stored->model_path + "\n";
+  for (const auto& [k, v] : stored->parameters) {
     parameters += k + " " + v + "\n";
     modelfile += "PARAMETER " + k + " " + v + "\n";
   }
-  if (!m.defaults.system.empty()) modelfile += "SYSTEM \"\"\"" + m.defaults.system + "\"\"\"\n";
+  if (!stored->system.empty()) modelfile += "SYSTEM \"\"\"" + stored->system + "\"\"\"\n";
   json model_info = json::object();
   for (const auto& [k, v] : info.metadata) model_info[k] = v;
-  json out = {{"modelfile", modelfile},
-              {"parameters", parameters},
-              {"template", info.chat_template},
-              {"system", m.defaults.system},
-              {"details", details(&info)},
-              {"model_info", model_info},
-              {"capabilities", json::array({info.embedding_only ? "embedding" : "completion"})},
-              {"modified_at", m.defaults.modified}};
-  state.pool.release(got->model, std::nan(""));
-  send_json(res, 200, out);
+  json capabilities = json::array({info.embedding_only ? "embedding" : "completion"});
+  if (!info.embedding_only && renders_tools(*model)) capabilities.push_back("tools");
+  send_json(res, 200,
+            {{"modelfile", modelfile},
+             {"parameters", parameters},
+             {"template", info.chat_template},
+             {"system", stored->system},
+             {"details", details(&info)},
+             {"model_info", model_info},
+             {"capabilities", capabilities},
+             {"modified_at", stored->modified}});
 }
 
 void handle_delete(State& state, const httplib::Request& req, httplib::Response& res) {

@@ -205,6 +205,11 @@ test('a conversation with a call and its result renders and continues', async ()
 test('tools a model cannot take and malformed tool requests are 400s with the reason', async () => {
   const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
   const ollama = new Ollama({ host: base });
+  // /api/show says which models take tools, as Ollama's capabilities do.
+  for (const family of Object.keys(templates)) {
+    assert.deepEqual((await ollama.show({ model: family })).capabilities, ['completion', 'tools'], family);
+  }
+  assert.deepEqual((await ollama.show({ model: 'plain' })).capabilities, ['completion']);
   await assert.rejects(openai.chat.completions.create({ model: 'plain', messages, tools }),
                        (e) => e.status === 400 && /does not support tools/.test(e.message));
   await assert.rejects(ollama.chat({ model: 'plain', messages, tools }),

@@ -274,6 +274,8 @@ TEST_F(ServerApi, ModelManagement) {
   EXPECT_EQ(show["system"], "You are terse.");
   EXPECT_NE(show["parameters"].get<std::string>().find("num_predict 12"), std::string::npos) << show.dump();
   EXPECT_EQ(show["model_info"]["general.architecture"], "llama");
+  EXPECT_EQ(show["capabilities"], json::array({"completion"})) << show.dump();  // ChatML renders no tools
+  EXPECT_TRUE(get_json("/api/ps")["models"].empty());  // showing a model does not load it for serving
 
   auto r = post("/api/copy", {{"source", "tiny"}, {"destination", "tiny-copy"}});
   ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
