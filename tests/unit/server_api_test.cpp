@@ -16,6 +16,7 @@
 
 #include "minnow/store.h"
 #include "server/server.h"
+#include "server_fixture.h"
 #include "tiny_model.h"
 
 namespace minnow {
@@ -24,12 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class ServerApi : public ::testing::Test {
+class ServerApi : public test::ServerTest {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("minnow_server_test_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_dir("server_test");
     const auto bytes = test::make_tiny_llama({});
     const std::string gguf = (root_ / "tiny.gguf").string();
     std::ofstream(gguf, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -43,69 +42,20 @@ class ServerApi : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  void start(server::ServerOptions o = {}) {
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models_root = (root_ / "models").string();
-    o.n_threads = 1;
-    server_ = std::make_unique<server::Server>(o);
-    const Status st = server_->start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(60, 0);
-  }
+  void start(server::ServerOptions o = {}) { start_server(root_ / "models", std::move(o)); }
   void SetUp() override { start(); }
-  // A fresh server with other options (the client's idle connection closed first, so that
-  // stopping does not wait out its keep-alive).
+  // A fresh server with other options.
   void restart(server::ServerOptions o) {
-    client_.reset();
-    server_->stop();
+    stop_server();
     start(std::move(o));
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) server_->stop();
-  }
-
-  httplib::Result post(const std::string& path, const json& body) {
-    return client_->Post(path, body.dump(), "application/json");
-  }
-  json post_json(const std::string& path, const json& body, int want_status = 200) {
-    auto r = post(path, body);
-    EXPECT_TRUE(r) << path;
-    if (!r) return json();
-    EXPECT_EQ(r->status, want_status) << path << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
-  }
-  json get_json(const std::string& path) {
-    auto r = client_->Get(path);
-    EXPECT_TRUE(r && r->status == 200) << path;
-    return r ? json::parse(r->body, nullptr, false) : json();
   }
 
   static fs::path root_;
-  std::unique_ptr<server::Server> server_;
-  std::unique_ptr<httplib::Client> client_;
 };
 fs::path ServerApi::root_;
 
-// The objects of an NDJSON body.
-std::vector<json> ndjson(const std::string& body) {
-  std::vector<json> out;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
-
-// The data of each SSE event, "[DONE]" included as a string.
-std::vector<std::string> sse_data(const std::string& body) {
-  std::vector<std::string> out;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("data: ", 0) == 0) out.push_back(line.substr(6));
-  return out;
-}
+using test::ndjson;
+using test::sse_data;
 
 const json kGreedy = {{"temperature", 0}, {"num_predict", 10}};
 

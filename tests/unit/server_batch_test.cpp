@@ -21,6 +21,7 @@
 #include "minnow/store.h"
 #include "server/model_pool.h"
 #include "server/server.h"
+#include "server_fixture.h"
 #include "test_util.h"
 #include "tiny_model.h"
 
@@ -148,13 +149,9 @@ std::vector<Request> sixteen() {
   return out;
 }
 
-class ServerBatch : public ::testing::Test {
+class ServerBatch : public test::ServerTest {
  protected:
-  static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("minnow_server_batch_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
+  static void SetUpTestSuite() { root_ = test::fresh_dir("server_batch"); }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   void start(int n_parallel) {
@@ -164,19 +161,10 @@ class ServerBatch : public ::testing::Test {
       ASSERT_TRUE(store->add("stories", test::shared_path(kStories), {}, false).ok());
     }
     server::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models_root = (root_ / "models").string();
     o.n_threads = 2;
     o.n_parallel = n_parallel;
-    server_ = std::make_unique<server::Server>(o);
-    const Status st = server_->start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
+    start_server(root_ / "models", o);
   }
-  void TearDown() override {
-    if (server_) server_->stop();
-  }
-  int port() const { return server_->port(); }
 
   // A /metrics value ("minnow_sequences_running"), -1 when absent.
   double metric(const std::string& name) {
@@ -217,7 +205,6 @@ class ServerBatch : public ::testing::Test {
   }
 
   static fs::path root_;
-  std::unique_ptr<server::Server> server_;
 };
 fs::path ServerBatch::root_;
 

@@ -19,6 +19,7 @@
 #include "minnow/engine.h"
 #include "minnow/store.h"
 #include "server/server.h"
+#include "server_fixture.h"
 #include "tiny_bert.h"
 #include "tiny_model.h"
 
@@ -28,12 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class ServerEmbed : public ::testing::Test {
+class ServerEmbed : public test::ServerTest {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("minnow_server_embed_test_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_dir("server_embed_test");
     auto store = Store::open((root_ / "models").string());
     ASSERT_TRUE(store.ok());
     for (const auto& [name, bytes] : {std::pair{std::string("bert"), test::make_tiny_bert({})},
@@ -44,34 +43,7 @@ class ServerEmbed : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
-
-  void SetUp() override {
-    server::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models_root = (root_ / "models").string();
-    o.n_threads = 1;
-    server_ = std::make_unique<server::Server>(o);
-    const Status st = server_->start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(60, 0);
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) server_->stop();
-  }
-
-  json post_json(const std::string& path, const json& body, int want_status = 200) {
-    return post_raw(path, body.dump(), want_status);
-  }
-  json post_raw(const std::string& path, const std::string& body, int want_status) {
-    auto r = client_->Post(path, body, "application/json");
-    EXPECT_TRUE(r) << path;
-    if (!r) return json();
-    EXPECT_EQ(r->status, want_status) << path << " " << body << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
-  }
+  void SetUp() override { start_server(root_ / "models"); }
 
   // The engine's embeddings of texts with the model file behind a store name, directly.
   static std::vector<std::vector<float>> direct(const std::string& name,
@@ -89,8 +61,6 @@ class ServerEmbed : public ::testing::Test {
   }
 
   static fs::path root_;
-  std::unique_ptr<server::Server> server_;
-  std::unique_ptr<httplib::Client> client_;
 };
 fs::path ServerEmbed::root_;
 

@@ -15,6 +15,7 @@
 #include "fake_hub.h"
 #include "minnow/store.h"
 #include "server/server.h"
+#include "server_fixture.h"
 #include "tiny_model.h"
 
 namespace minnow {
@@ -23,20 +24,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::vector<json> ndjson(const std::string& body) {
-  std::vector<json> out;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
+using test::ndjson;
 
-class ServerStoreApi : public testing::Test {
+class ServerStoreApi : public test::ServerTest {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("minnow_server_store_test_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_dir("server_store_test");
     test::TinyLlamaSpec spec;
     q4_ = test::make_tiny_llama(spec);
     spec.seed = 7;
@@ -45,32 +38,12 @@ class ServerStoreApi : public testing::Test {
     gguf_ = (root_ / "local.gguf").string();
     std::ofstream(gguf_, std::ios::binary).write(reinterpret_cast<const char*>(q4_.data()), q4_.size());
     setenv("MINNOW_HF_ENDPOINT", hub_.endpoint().c_str(), 1);
-    server::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.models_root = (root_ / "models").string();
-    o.n_threads = 1;
-    server_ = std::make_unique<server::Server>(o);
-    const Status st = server_->start();
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(60, 0);
+    start_server(root_ / "models");
   }
   void TearDown() override {
-    client_.reset();
-    server_->stop();
+    stop_server();
     unsetenv("MINNOW_HF_ENDPOINT");
     fs::remove_all(root_);
-  }
-  httplib::Result post(const std::string& path, const json& body) {
-    return client_->Post(path, body.dump(), "application/json");
-  }
-  json post_json(const std::string& path, const json& body, int want_status = 200) {
-    auto r = post(path, body);
-    EXPECT_TRUE(r) << path;
-    if (!r) return json();
-    EXPECT_EQ(r->status, want_status) << path << " " << body.dump() << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
   }
   std::vector<std::string> tags() {
     auto r = client_->Get("/api/tags");
@@ -85,8 +58,6 @@ class ServerStoreApi : public testing::Test {
   test::FakeHub hub_;
   std::vector<uint8_t> q4_, q8_;
   std::string gguf_;
-  std::unique_ptr<server::Server> server_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(ServerStoreApi, PullNotStreamed) {
