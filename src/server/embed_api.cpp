@@ -122,31 +122,6 @@ int prompt_tokens(const std::vector<Embedding>& e) {
   return n;
 }
 
-// Ollama's keep_alive and options onto the lease and the model's parameters; false with err set.
-bool read_ollama_fields(const json& body, Lease& lease, RunParameters* p, ApiError* err) {
-  if (body.contains("keep_alive") && !body["keep_alive"].is_null()) {
-    auto k = parse_keep_alive(body["keep_alive"]);
-    if (!k) {
-      *err = {400, k.error().message};
-      return false;
-    }
-    lease.keep_alive_s = *k;
-  }
-  auto base = model_parameters(*lease.model);
-  if (!base) {
-    *err = {500, "the stored parameters of " + lease.model->name + ": " + base.error().message};
-    return false;
-  }
-  *p = std::move(*base);
-  if (body.contains("options") && !body["options"].is_null()) {
-    if (Status st = apply_options(body["options"], p); !st.ok()) {
-      *err = {400, st.error().message};
-      return false;
-    }
-  }
-  return true;
-}
-
 void send_json32(httplib::Response& res, const json32& body) {
   res.status = 200;
   res.set_content(body.dump(-1, ' ', false, json32::error_handler_t::replace), "application/json");
@@ -191,7 +166,8 @@ void handle_embed(State& state, const httplib::Request& req, httplib::Response& 
   auto lease = begin_request(state, model, &err);
   if (!lease) return ollama_error(res, err.status, err.message);
   RunParameters params;
-  if (!read_ollama_fields(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+  if (!read_keep_alive(*body, *lease, &err) || !read_parameters(*body, *lease, &params, &err))
+    return ollama_error(res, err.status, err.message);
   json32 out = {{"model", lease->model->name}, {"embeddings", json32::array()}};
   int count = 0;
   if (has_input) {
@@ -221,7 +197,8 @@ void handle_embeddings(State& state, const httplib::Request& req, httplib::Respo
   auto lease = begin_request(state, model, &err);
   if (!lease) return ollama_error(res, err.status, err.message);
   RunParameters params;
-  if (!read_ollama_fields(*body, *lease, &params, &err)) return ollama_error(res, err.status, err.message);
+  if (!read_keep_alive(*body, *lease, &err) || !read_parameters(*body, *lease, &params, &err))
+    return ollama_error(res, err.status, err.message);
   if (!prompt) return send_json32(res, {{"embedding", json32::array()}});
   Inputs in;
   in.texts.push_back(*prompt);

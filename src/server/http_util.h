@@ -40,6 +40,11 @@ inline std::string dump(const nlohmann::json& j) {
 }
 
 void add_ollama_routes(httplib::Server& http, State& state);
+
+// Shared by the Ollama handlers (ollama_api.cpp, embed_api.cpp): the request's keep_alive into the
+// lease, and its options over the stored model's parameters; false with err set when malformed.
+bool read_keep_alive(const nlohmann::json& body, Lease& lease, ApiError* err);
+bool read_parameters(const nlohmann::json& body, const Lease& lease, RunParameters* p, ApiError* err);
 void add_openai_routes(httplib::Server& http, State& state);
 void add_store_routes(httplib::Server& http, State& state);  // /api/pull, /api/create
 void add_embed_routes(httplib::Server& http, State& state);  // both APIs' embeddings (embed_api.cpp)

@@ -45,35 +45,6 @@ const ModelInfo* loaded_info(const std::string& name, const std::vector<LoadedIn
   return nullptr;
 }
 
-// The request's keep_alive into the lease; false with err set when malformed.
-bool read_keep_alive(const json& body, Lease& lease, ApiError* err) {
-  if (!body.contains("keep_alive") || body["keep_alive"].is_null()) return true;
-  auto k = parse_keep_alive(body["keep_alive"]);
-  if (!k) {
-    *err = {400, k.error().message};
-    return false;
-  }
-  lease.keep_alive_s = *k;
-  return true;
-}
-
-// Parameters: the stored model's, then the request's options.
-bool read_parameters(const json& body, const Lease& lease, RunParameters* p, ApiError* err) {
-  auto base = model_parameters(*lease.model);
-  if (!base) {
-    *err = {500, "the stored parameters of " + lease.model->name + ": " + base.error().message};
-    return false;
-  }
-  *p = std::move(*base);
-  if (body.contains("options") && !body["options"].is_null()) {
-    if (Status st = apply_options(body["options"], p); !st.ok()) {
-      *err = {400, st.error().message};
-      return false;
-    }
-  }
-  return true;
-}
-
 bool refuse_unsupported(const json& body, ApiError* err) {
   if (body.contains("images") && body["images"].is_array() && !body["images"].empty()) {
     *err = {400, "images are not supported by this server's models"};
@@ -382,6 +353,35 @@ void handle_copy(State& state, const httplib::Request& req, httplib::Response& r
 }
 
 }  // namespace
+
+// The request's keep_alive into the lease; false with err set when malformed.
+bool read_keep_alive(const json& body, Lease& lease, ApiError* err) {
+  if (!body.contains("keep_alive") || body["keep_alive"].is_null()) return true;
+  auto k = parse_keep_alive(body["keep_alive"]);
+  if (!k) {
+    *err = {400, k.error().message};
+    return false;
+  }
+  lease.keep_alive_s = *k;
+  return true;
+}
+
+// Parameters: the stored model's, then the request's options.
+bool read_parameters(const json& body, const Lease& lease, RunParameters* p, ApiError* err) {
+  auto base = model_parameters(*lease.model);
+  if (!base) {
+    *err = {500, "the stored parameters of " + lease.model->name + ": " + base.error().message};
+    return false;
+  }
+  *p = std::move(*base);
+  if (body.contains("options") && !body["options"].is_null()) {
+    if (Status st = apply_options(body["options"], p); !st.ok()) {
+      *err = {400, st.error().message};
+      return false;
+    }
+  }
+  return true;
+}
 
 void add_ollama_routes(httplib::Server& http, State& state) {
   http.Post("/api/generate", [&state](const httplib::Request& q, httplib::Response& r) { handle_generate(state, q, r); });
