@@ -334,15 +334,11 @@ Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatM
   }
   ChatFormatOptions o;
   o.tools_json = tools_json;
-  if (!tools_json.empty()) {
-    auto with = m.model->render_chat(messages, o);
-    auto without = m.model->render_chat(messages, ChatFormatOptions{});
-    if (with.ok() && without.ok() && *with == *without) {
-      return make_error(
-          "model '%s' does not support tools: its chat template does not render them (a Modelfile's TEMPLATE can "
-          "give it one that does)",
-          m.name.c_str());
-    }
+  if (!tools_json.empty() && !m.takes_tools) {
+    return make_error(
+        "model '%s' does not support tools: its chat template does not render them (a Modelfile's TEMPLATE can "
+        "give it one that does)",
+        m.name.c_str());
   }
   return m.model->apply_chat_template(messages, o);
 }

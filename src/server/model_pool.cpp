@@ -84,6 +84,16 @@ Result<GeneratorUse> use_generator(const std::shared_ptr<LoadedModel>& m, int n_
   return GeneratorUse(m, m->generator);
 }
 
+bool renders_tools(const Model& model) {
+  if (model.info().embedding_only) return false;
+  const std::vector<ChatMessage> messages = {ChatMessage("user", "x")};
+  ChatFormatOptions with;
+  with.tools_json = R"([{"type": "function", "function": {"name": "probe", "parameters": {"type": "object"}}}])";
+  auto a = model.render_chat(messages, with);
+  auto b = model.render_chat(messages, ChatFormatOptions{});
+  return a.ok() && b.ok() && *a != *b;
+}
+
 Status with_session(const std::shared_ptr<LoadedModel>& m, int n_ctx, const std::function<void(Session&)>& fn) {
   std::unique_lock lk(m->gen_mu);
   ++m->session_waiters;  // generation requests arriving now wait behind this one
@@ -150,6 +160,7 @@ Result<ModelPool::Acquired> ModelPool::acquire(const std::string& name, bool* no
   m->defaults = std::move(*found);
   m->model = std::move(*model);
   m->loaded_at = Clock::now();
+  m->takes_tools = renders_tools(*m->model);
   m->n_parallel = n_parallel_;
   // A model replaced in the store under the same name (a new digest) is dropped when idle.
   for (Entry& e : entries_)

@@ -26,6 +26,7 @@ struct LoadedModel {
   std::shared_ptr<Model> model;
   std::chrono::system_clock::time_point loaded_at;
   int n_parallel = 4;  // the generator's slots
+  bool takes_tools = false;  // its chat template renders tools (renders_tools), found at load
 
   // The slots' context size, 0 before the first request.
   int context_length() const;
@@ -51,6 +52,10 @@ struct LoadedModel {
 // generation is running; generation requests that come meanwhile wait until fn returns.
 // Errors: the session cannot be made.
 Status with_session(const std::shared_ptr<LoadedModel>& m, int n_ctx, const std::function<void(Session&)>& fn);
+
+// Whether a model's chat template renders the tools it is given (Ollama's "tools" capability):
+// a one-message conversation rendered with a probe tool and without.
+bool renders_tools(const Model& model);
 
 // A request's hold on its model's generator, given back when destroyed (or moved from).
 class GeneratorUse {

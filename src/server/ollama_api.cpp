@@ -273,16 +273,6 @@ std::string name_field(Fields& f) {
   return f.required_str("name");
 }
 
-// Whether a model's chat template renders tools (Ollama's "tools" capability).
-bool renders_tools(const Model& model) {
-  const std::vector<ChatMessage> messages = {ChatMessage("user", "x")};
-  ChatFormatOptions with;
-  with.tools_json = R"([{"type": "function", "function": {"name": "probe", "parameters": {"type": "object"}}}])";
-  auto a = model.render_chat(messages, with);
-  auto b = model.render_chat(messages, ChatFormatOptions{});
-  return a.ok() && b.ok() && *a != *b;
-}
-
 void handle_show(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
@@ -295,13 +285,19 @@ void handle_show(State& state, const httplib::Request& req, httplib::Response& r
   // A loaded model answers from memory; another is opened for its metadata only (mapped, not
   // repacked, not kept in the pool), as showing a model must not load it for serving.
   std::shared_ptr<const Model> model;
-  for (const LoadedInfo& l : state.pool.loaded())
-    if (l.name == stored->name) model = l.model->model;
+  bool takes_tools = false;
+  for (const LoadedInfo& l : state.pool.loaded()) {
+    if (l.name == stored->name) {
+      model = l.model->model;
+      takes_tools = l.model->takes_tools;
+    }
+  }
   if (!model) {
     auto opened = Model::load(stored->model_path, LoadOptions{.n_threads = 1, .isa = "",
                                                               .chat_template = stored->chat_template, .repack = false});
     if (!opened) return ollama_error(res, 500, opened.error().with_context(stored->name).message);
     model = std::move(*opened);
+    takes_tools = renders_tools(*model);
   }
   const ModelInfo& info = model->info();
   std::string parameters, modelfile = "FROM " + stored->model_path + "\n";
@@ -313,7 +309,7 @@ void handle_show(State& state, const httplib::Request& req, httplib::Response& r
   json model_info = json::object();
   for (const auto& [k, v] : info.metadata) model_info[k] = v;
   json capabilities = json::array({info.embedding_only ? "embedding" : "completion"});
-  if (!info.embedding_only && renders_tools(*model)) capabilities.push_back("tools");
+  if (takes_tools) capabilities.push_back("tools");
   send_json(res, 200,
             {{"modelfile", modelfile},
              {"parameters", parameters},
