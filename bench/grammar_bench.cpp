@@ -25,16 +25,6 @@
 
 namespace {
 
-const char* kJson = R"(
-root   ::= object
-value  ::= object | array | string | number | ("true" | "false" | "null")
-object ::= "{" ws ( string ws ":" ws value ws ("," ws string ws ":" ws value ws)* )? "}"
-array  ::= "[" ws ( value ws ("," ws value ws)* )? "]"
-string ::= "\"" ( [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}) )* "\""
-number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?
-ws     ::= [ \t\n]*
-)";
-
 double now_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -121,7 +111,7 @@ int main(int argc, char** argv) {
   double t0 = now_us();
   auto trie = std::make_shared<const grammar::VocabTrie>(pieces, text);
   std::printf("vocabulary: %zu tokens; trie built in %.1f ms\n", pieces.size(), (now_us() - t0) / 1000);
-  auto g = grammar::Grammar::parse(kJson);
+  auto g = grammar::Grammar::parse(grammar_for_json(true));  // the grammar format "json" uses
   if (!g) return std::fprintf(stderr, "%s\n", g.error().message.c_str()), 1;
   auto grammar = std::make_shared<const grammar::Grammar>(std::move(*g));
   // States along a JSON document, as generation meets them.

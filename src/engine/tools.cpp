@@ -154,10 +154,6 @@ std::optional<ParsedToolCalls> hermes_calls(std::string_view text) {
   return out;
 }
 
-std::string tools_rule_name(ToolCallFormat) {
-  return "tool-call";
-}
-
 }  // namespace
 
 ToolCallFormat tool_call_format(std::string_view t) {
@@ -237,7 +233,7 @@ Result<std::string> tool_call_grammar(ToolCallFormat format, const std::vector<T
   if (alternatives.empty())
     return make_error("tool_choice names function '%s', which is not among the tools", choice.function.c_str());
   const json schema = alternatives.size() == 1 ? alternatives[0] : json{{"anyOf", alternatives}};
-  const std::string call = tools_rule_name(format);
+  const std::string call = "tool-call";  // the schema converter's root rule, used in root below
   auto rules = grammar::schema_to_gbnf(schema, call);
   if (!rules) {
     return make_error("the tools' parameters cannot constrain a call: %s", rules.error().message.c_str());
