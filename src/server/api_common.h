@@ -45,6 +45,8 @@ class Fields {
   const json* object(const char* key);
   const json* array(const char* key);
   std::string required_str(const char* key);  // "" with an error when missing or not a string
+  // The model a management request names: "model", or the older "name" (Ollama's).
+  std::string model_name() { return has("model") ? required_str("model") : required_str("name"); }
 
  private:
   const json& obj_;

@@ -267,18 +267,12 @@ void handle_ps(State& state, httplib::Response& res) {
   send_json(res, 200, {{"models", models}});
 }
 
-// The name a management request gives ("model", or the older "name").
-std::string name_field(Fields& f) {
-  if (f.has("model")) return f.required_str("model");
-  return f.required_str("name");
-}
-
 void handle_show(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
   Fields f(*body);
-  const std::string name = name_field(f);
+  const std::string name = f.model_name();
   if (!f.ok()) return ollama_error(res, 400, f.error());
   auto stored = state.pool.store().find(name);
   if (!stored) return ollama_error(res, 404, "model '" + name + "' not found");
@@ -326,7 +320,7 @@ void handle_delete(State& state, const httplib::Request& req, httplib::Response&
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
   Fields f(*body);
-  const std::string name = name_field(f);
+  const std::string name = f.model_name();
   if (!f.ok()) return ollama_error(res, 400, f.error());
   if (!state.pool.store().find(name)) return ollama_error(res, 404, "model '" + name + "' not found");
   state.pool.unload(name);

@@ -38,18 +38,12 @@ void respond(httplib::Response& res, bool stream, int error_status, std::functio
   });
 }
 
-// The name a request gives ("model", or the older "name").
-std::string name_field(Fields& f) {
-  if (f.has("model")) return f.required_str("model");
-  return f.required_str("name");
-}
-
 void handle_pull(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
   Fields f(*body);
-  const std::string name = name_field(f);
+  const std::string name = f.model_name();
   const bool stream = f.boolean("stream").value_or(true);
   f.boolean("insecure");  // checked, and moot: Hugging Face is reached over https unless a mirror says otherwise
   if (!f.ok()) return ollama_error(res, 400, f.error());
@@ -137,7 +131,7 @@ void handle_create(State& state, const httplib::Request& req, httplib::Response&
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
   Fields f(*body);
-  const std::string name = name_field(f);
+  const std::string name = f.model_name();
   const bool stream = f.boolean("stream").value_or(true);
   if (!f.ok()) return ollama_error(res, 400, f.error());
   auto parsed = ModelName::parse(name);
