@@ -21,6 +21,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/url.h"
 #include "store/hf_repo.h"
 
 namespace minnow {
@@ -40,22 +41,6 @@ constexpr auto kProgressEvery = std::chrono::milliseconds(100);
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-// "https://host[:port]/prefix" -> origin "https://host[:port]" and path "/prefix".
-struct Url {
-  std::string origin;
-  std::string path;
-};
-
-Result<Url> split_url(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const std::string s = scheme == std::string::npos ? "" : url.substr(0, scheme);
-  if (s != "http" && s != "https") return make_error("'%s' is not an http:// or https:// URL", url.c_str());
-  const size_t slash = url.find('/', scheme + 3);
-  Url u{url.substr(0, slash), slash == std::string::npos ? "/" : url.substr(slash)};
-  if (u.origin.size() == scheme + 3) return make_error("'%s' has no host", url.c_str());
-  return u;
 }
 
 // Where a redirect's Location (absolute, scheme-relative, absolute-path or relative) points.
