@@ -18,6 +18,9 @@ struct ServeArgs {
   int parallel = 0;
   std::string keep_alive;
   std::string api_key;
+  std::string upstreams;
+  std::string router_dir;
+  std::vector<std::string> routers;
 };
 
 int serve(const ServeArgs& a) {
@@ -29,6 +32,9 @@ int serve(const ServeArgs& a) {
   if (a.max_queue > 0) o.max_queue = a.max_queue;
   if (a.parallel > 0) o.n_parallel = a.parallel;
   if (!a.api_key.empty()) o.api_key = a.api_key;
+  o.upstreams_file = a.upstreams;
+  o.router_dir = a.router_dir;
+  o.router_files = a.routers;
   if (!a.keep_alive.empty()) {
     setenv("MINNOW_KEEP_ALIVE", a.keep_alive.c_str(), 1);
     if (Status st = server::options_from_env(&o); !st.ok()) return fail(st.error().message);
@@ -45,6 +51,7 @@ int serve(const ServeArgs& a) {
   server::Server s(o);
   if (Status st = s.start(); !st.ok()) return fail(st.error().message);
   std::fprintf(stderr, "minnow: listening on http://%s:%d\n", o.host.c_str(), s.port());
+  for (const std::string& r : s.router_names()) std::fprintf(stderr, "minnow: router '%s'\n", r.c_str());
   std::fflush(stderr);
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -70,6 +77,11 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, server::kMaxParallel));
   cmd->add_option("--keep-alive", a->keep_alive, "How long models stay loaded after a request (default 5m)");
   cmd->add_option("--api-key", a->api_key, "Require this bearer token (or MINNOW_API_KEY)");
+  cmd->add_option("--upstreams", a->upstreams,
+                  "Upstream LLM endpoints, a JSON file (default MINNOW_UPSTREAMS or ~/.minnow/upstreams.json)");
+  cmd->add_option("--router-dir", a->router_dir,
+                  "Serve every router definition (*.json) here (default MINNOW_ROUTERS or ~/.minnow/routers)");
+  cmd->add_option("--router", a->routers, "Serve this router definition (JSON file); repeatable");
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

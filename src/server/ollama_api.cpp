@@ -8,6 +8,7 @@
 #include "server/api_common.h"
 #include "server/client_watch.h"
 #include "server/http_util.h"
+#include "server/router_api.h"
 #include "server/state.h"
 
 namespace minnow::server {
@@ -149,6 +150,9 @@ void handle_generate(State& state, const httplib::Request& req, httplib::Respons
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
+  if (body->contains("model") && (*body)["model"].is_string() && find_router(state, (*body)["model"]) != nullptr)
+    return ollama_error(res, 400, "'" + (*body)["model"].get<std::string>() +
+                                      "' is a router: it answers chat requests (/api/chat) only");
   Fields f(*body);
   const std::string model = f.required_str("model");
   const std::string prompt = f.str("prompt").value_or("");
@@ -191,11 +195,77 @@ void handle_generate(State& state, const httplib::Request& req, httplib::Respons
   });
 }
 
+// An Ollama chat request naming a router: asked as the OpenAI chat request it amounts to
+// (options -> sampling fields, format -> response_format), answered in Ollama's shape (streamed:
+// the message, then the closing line).
+void routed_chat(State& state, const httplib::Request& req, httplib::Response& res, const RouterDef& r,
+                 const json& body, Clock::time_point t0) {
+  json ask = {{"model", r.name}, {"messages", body.value("messages", json::array())}};
+  for (const char* k : {"tools", "local_only", "metadata"})
+    if (body.contains(k)) ask[k] = body[k];
+  if (body.contains("options") && body["options"].is_object()) {
+    const json& o = body["options"];
+    for (const char* k : {"temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty"})
+      if (o.contains(k)) ask[k] = o[k];
+    if (o.contains("num_predict")) ask["max_tokens"] = o["num_predict"];
+  }
+  if (body.contains("format")) {
+    const json& fmt = body["format"];
+    if (fmt == "json") ask["response_format"] = {{"type", "json_object"}};
+    else if (fmt.is_object())
+      ask["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "format"}, {"schema", fmt}}}};
+  }
+  Routed routed = route_chat(state, req, r, ask);
+  set_routed_headers(res, routed);
+  if (routed.status != 200) {
+    const json& e = routed.body;
+    const bool has_message = e.is_object() && e.contains("error") && e["error"].is_object() &&
+                             e["error"].contains("message") && e["error"]["message"].is_string();
+    return ollama_error(res, routed.status, has_message ? e["error"]["message"].get<std::string>() : "router error");
+  }
+  const json& a = routed.body;
+  const json& choice = a["choices"][0];
+  json message = {{"role", "assistant"}, {"content", choice["message"].value("content", json(""))}};
+  if (message["content"].is_null()) message["content"] = "";
+  if (choice["message"].contains("tool_calls")) {
+    json calls = json::array();
+    for (const json& c : choice["message"]["tool_calls"]) {
+      json args = json::parse(c["function"].value("arguments", std::string("{}")), nullptr, false);
+      calls.push_back({{"function", {{"name", c["function"].value("name", std::string())},
+                                     {"arguments", args.is_discarded() ? json::object() : args}}}});
+    }
+    message["tool_calls"] = calls;
+  }
+  const json usage = a.value("usage", json::object());
+  const auto total_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  const std::string created = rfc3339_now();
+  json done = {{"model", r.name},
+               {"created_at", created},
+               {"message", {{"role", "assistant"}, {"content", ""}}},
+               {"done", true},
+               {"done_reason", choice.value("finish_reason", json("stop")) == "length" ? "length" : "stop"},
+               {"total_duration", total_ns},
+               {"prompt_eval_count", usage.value("prompt_tokens", 0)},
+               {"eval_count", usage.value("completion_tokens", 0)},
+               {"minnow", a["minnow"]}};
+  const bool stream = !(body.contains("stream") && body["stream"].is_boolean() && !body["stream"].get<bool>());
+  if (!stream) {
+    done["message"] = message;
+    return send_json(res, 200, done);
+  }
+  json first = {{"model", r.name}, {"created_at", created}, {"message", message}, {"done", false}};
+  res.status = 200;
+  res.set_content(dump(first) + "\n" + dump(done) + "\n", "application/x-ndjson");
+}
+
 void handle_chat(State& state, const httplib::Request& req, httplib::Response& res) {
   const auto t0 = Clock::now();
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return ollama_error(res, err.status, err.message);
+  if (body->contains("model") && (*body)["model"].is_string())
+    if (const RouterDef* r = find_router(state, (*body)["model"].get<std::string>()))
+      return routed_chat(state, req, res, *r, *body, t0);
   Fields f(*body);
   const std::string model = f.required_str("model");
   const bool stream = f.boolean("stream").value_or(true);

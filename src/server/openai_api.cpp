@@ -9,6 +9,7 @@
 
 #include "server/api_common.h"
 #include "server/client_watch.h"
+#include "server/router_api.h"
 #include "server/http_util.h"
 #include "server/state.h"
 
@@ -299,10 +300,52 @@ void respond(State& state, const httplib::Request& req, httplib::Response& res, 
   });
 }
 
+// A chat request naming a router, answered by route_chat; streamed as one chunk when asked.
+void routed_chat(State& state, const httplib::Request& req, httplib::Response& res, const RouterDef& r,
+                 const json& body) {
+  const bool stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
+  const bool include_usage = stream && body.contains("stream_options") && body["stream_options"].is_object() &&
+                             body["stream_options"].value("include_usage", false);
+  Routed routed = route_chat(state, req, r, body);
+  set_routed_headers(res, routed);
+  if (routed.status != 200 || !stream) return send_json(res, routed.status, routed.body);
+  const json& a = routed.body;
+  json chunk = {{"id", a.value("id", new_id("chatcmpl"))}, {"object", "chat.completion.chunk"},
+                {"created", a.value("created", unix_now())}, {"model", r.name}, {"minnow", a["minnow"]}};
+  std::string out;
+  const json& choices = a.contains("choices") && a["choices"].is_array() ? a["choices"] : json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const json& msg = choices[i].contains("message") ? choices[i]["message"] : json::object();
+    json delta = {{"role", "assistant"}, {"content", msg.contains("content") ? msg["content"] : json("")}};
+    if (msg.contains("tool_calls")) {
+      delta["tool_calls"] = msg["tool_calls"];
+      for (size_t k = 0; k < delta["tool_calls"].size(); ++k) delta["tool_calls"][k]["index"] = k;
+    }
+    chunk["choices"] = json::array({{{"index", i}, {"delta", delta}, {"logprobs", choices[i].value("logprobs", json())},
+                                     {"finish_reason", nullptr}}});
+    out += "data: " + dump(chunk) + "\n\n";
+    chunk["choices"] = json::array(
+        {{{"index", i}, {"delta", json::object()}, {"finish_reason", choices[i].value("finish_reason", json("stop"))}}});
+    out += "data: " + dump(chunk) + "\n\n";
+  }
+  if (include_usage) {
+    chunk["choices"] = json::array();
+    chunk["usage"] = a.value("usage", json());
+    out += "data: " + dump(chunk) + "\n\n";
+  }
+  out += "data: [DONE]\n\n";
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(out, "text/event-stream");
+}
+
 void handle_chat(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return openai_error(res, err.status, err.message);
+  if (body->contains("model") && (*body)["model"].is_string())
+    if (const RouterDef* r = find_router(state, (*body)["model"].get<std::string>()))
+      return routed_chat(state, req, res, *r, *body);
   Fields f(*body);
   Common c;
   c.model = f.required_str("model");
@@ -342,6 +385,9 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   ApiError err;
   auto body = parse_body(req.body, &err);
   if (!body) return openai_error(res, err.status, err.message);
+  if (body->contains("model") && (*body)["model"].is_string() && find_router(state, (*body)["model"]) != nullptr)
+    return openai_error(res, 400, "'" + (*body)["model"].get<std::string>() +
+                                      "' is a router: it answers chat requests (/v1/chat/completions) only");
   Fields f(*body);
   Common c;
   c.model = f.required_str("model");
@@ -384,6 +430,10 @@ json model_object(const StoredModel& m) {
 }
 
 }  // namespace
+
+void openai_chat(State& state, const httplib::Request& req, httplib::Response& res) {
+  handle_chat(state, req, res);
+}
 
 void add_openai_routes(httplib::Server& http, State& state) {
   http.Post("/v1/chat/completions",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -59,6 +60,47 @@ Status options_from_env(ServerOptions* o) {
   }
   return Status();
 }
+
+namespace {
+
+// The upstreams and routers the options name, checked: a router's upstream must be defined, and
+// its name must not be used twice.
+struct Routing {
+  std::vector<Upstream> upstreams;
+  std::vector<RouterDef> routers;
+};
+
+Result<Routing> load_routing(const ServerOptions& o) {
+  Routing r;
+  const std::string ups = o.upstreams_file.empty() ? default_upstreams_path() : o.upstreams_file;
+  std::error_code ec;
+  if (!o.upstreams_file.empty() || std::filesystem::exists(ups, ec)) {
+    auto u = load_upstreams(ups);
+    if (!u) return u.error();
+    r.upstreams = std::move(*u);
+  }
+  auto dir = load_router_dir(o.router_dir.empty() ? default_router_dir() : o.router_dir);
+  if (!dir) return dir.error();
+  r.routers = std::move(*dir);
+  for (const std::string& f : o.router_files) {
+    auto one = load_router(f);
+    if (!one) return one.error();
+    r.routers.push_back(std::move(*one));
+  }
+  for (size_t i = 0; i < r.routers.size(); ++i) {
+    const RouterDef& d = r.routers[i];
+    bool found = false;
+    for (const Upstream& u : r.upstreams) found = found || u.name == d.upstream;
+    if (!found)
+      return make_error("router '%s': upstream '%s' is not defined (upstreams: %s)", d.name.c_str(),
+                        d.upstream.c_str(), ups.c_str());
+    for (size_t j = 0; j < i; ++j)
+      if (r.routers[j].name == d.name) return make_error("two routers are named '%s'", d.name.c_str());
+  }
+  return r;
+}
+
+}  // namespace
 
 struct Server::Impl {
   Impl(ServerOptions o, Store store) : state(std::move(o), std::move(store)) {}
@@ -117,8 +159,12 @@ Status Server::start() {
   if (impl_) return make_error("the server is already started");
   auto store = Store::open(options_.models_root);
   if (!store) return store.error();
+  auto routing = load_routing(options_);
+  if (!routing) return routing.error();
   impl_ = std::make_unique<Impl>(options_, std::move(*store));
   Impl& im = *impl_;
+  im.state.upstreams = std::move(routing->upstreams);
+  im.state.routers = std::move(routing->routers);
   const ServerOptions& o = im.state.options;
   // Threads: every admitted generation may block one while it waits for its model, and the
   // rest (listing, health, metrics) must still be answered.
@@ -196,6 +242,19 @@ Status Server::start() {
     }
     gauge("minnow_sequences_running", "Sequences decoding in the models' batches.", running);
     gauge("minnow_sequences_waiting", "Generations waiting for a free slot.", waiting);
+    const RouterMetrics& rm = im.state.router_metrics;
+    counter("minnow_router_local_total", "Router requests answered by the local model (fallbacks included).",
+            rm.local);
+    counter("minnow_router_escalated_total", "Router requests answered by the upstream.", rm.escalated);
+    counter("minnow_router_held_local_total", "Router requests kept local by a privacy rule or local_only.",
+            rm.held_local);
+    counter("minnow_router_upstream_errors_total", "Escalations whose upstream failed or timed out.",
+            rm.upstream_errors);
+    counter("minnow_router_fallbacks_total", "Failed escalations answered locally instead (flagged).", rm.fallbacks);
+    gauge("minnow_router_upstream_cost_usd", "Estimated cost of the upstream answers (USD).",
+          static_cast<double>(rm.upstream_cost_micro_usd.load()) / 1e6);
+    gauge("minnow_router_cost_saved_usd", "Estimated cost of the local answers had they gone upstream (USD).",
+          static_cast<double>(rm.saved_micro_usd.load()) / 1e6);
     res.set_content(out, "text/plain; version=0.0.4");
   });
   add_ollama_routes(im.http, im.state);
@@ -238,6 +297,13 @@ Status Server::start() {
     }
   });
   return Status();
+}
+
+std::vector<std::string> Server::router_names() const {
+  std::vector<std::string> out;
+  if (impl_)
+    for (const RouterDef& r : impl_->state.routers) out.push_back(r.name);
+  return out;
 }
 
 int Server::port() const {

@@ -27,6 +27,12 @@ struct ServerOptions {
   size_t max_body_bytes = 16 << 20;  // larger request bodies get 413
   std::string api_key;               // when set, requests need "Authorization: Bearer <key>"
   std::vector<std::string> cors_origins;  // origins allowed to call from a browser ("*": any)
+  // Upstream definitions (minnow/upstream.h): "" for default_upstreams_path(), which may be absent.
+  std::string upstreams_file;
+  // Routers (minnow/router.h): every *.json in router_dir ("" for default_router_dir(), which may
+  // be absent) and these files. Each names an upstream the upstreams file defines.
+  std::string router_dir;
+  std::vector<std::string> router_files;
 };
 
 // Reads MINNOW_HOST ("host", "host:port" or ":port"), MINNOW_MODELS, MINNOW_API_KEY,
@@ -41,6 +47,7 @@ class Server {
   // Binds the address; the server then answers on a thread of its own until stop().
   Status start();
   int port() const;  // the bound port
+  std::vector<std::string> router_names() const;  // the routers served
   void stop();
 
   struct Impl;

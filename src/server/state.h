@@ -8,7 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "minnow/router.h"
+#include "minnow/upstream.h"
 #include "server/api_common.h"
 #include "server/model_pool.h"
 #include "server/server.h"
@@ -27,12 +30,26 @@ struct Metrics {
   std::atomic<uint64_t> generated_tokens{0};
 };
 
+// Requests that named a router: who answered, and the money (micro-USD) involved.
+struct RouterMetrics {
+  std::atomic<uint64_t> local{0};            // answered by the local model (fallbacks included)
+  std::atomic<uint64_t> escalated{0};        // answered by the upstream
+  std::atomic<uint64_t> held_local{0};       // kept local by a privacy rule or local_only
+  std::atomic<uint64_t> upstream_errors{0};  // escalations whose upstream failed or timed out
+  std::atomic<uint64_t> fallbacks{0};        // of those, answered locally instead (flagged)
+  std::atomic<uint64_t> upstream_cost_micro_usd{0};
+  std::atomic<uint64_t> saved_micro_usd{0};  // what the local answers would have cost upstream
+};
+
 struct State {
   State(ServerOptions o, Store store)
       : options(std::move(o)), pool(std::move(store), options.n_threads, options.keep_alive_s, options.n_parallel) {}
   ServerOptions options;
   ModelPool pool;
   Metrics metrics;
+  RouterMetrics router_metrics;
+  std::vector<Upstream> upstreams;  // set before the server answers, then read-only
+  std::vector<RouterDef> routers;
   std::atomic<int> in_flight{0};  // generation requests admitted and not yet finished
 };
 
