@@ -248,7 +248,9 @@ void respond(State& state, const httplib::Request& req, httplib::Response& res, 
         } else {
           choice["text"] = std::string(p.text);
           choice["logprobs"] = want_logprobs ? completion_logprobs(p.tokens, offset, want_top) : json(nullptr);
-          offset += p.text.size();
+          // Offsets count the tokens' bytes, as the unstreamed answer's do (a character split
+          // across tokens comes in the piece of its last token, after the others' offsets).
+          for (const GeneratedToken& t : p.tokens) offset += t.text.size();
         }
         const std::string event = dump(chunk(choice));
         std::lock_guard lk(write_mu);
