@@ -223,6 +223,17 @@ class Session {
   Status eval(std::span<const int32_t> tokens, bool all_logits);
   std::span<const float> logits(int64_t i) const;  // [n_vocab]
 
+  // The log-probability of each token given those before it (scoring a text, as log-likelihood
+  // evaluations do), from an empty context: entry i > 0 has tokens[i]'s logprob under the logits
+  // after tokens[0..i) and its top_n likeliest alternatives (0..kMaxTopLogprobs), as
+  // GenerateOptions.logprobs reports generated tokens; entry 0 has nothing before it (logprob 0,
+  // no alternatives). Each entry's text is the token's part of the tokens' decoded text (a
+  // control token's is "", and SentencePiece's leading space of the first word is dropped as
+  // decoding drops it), so that the texts concatenated are that text. The context then holds
+  // the tokens. Errors: no tokens, ids out of range, more tokens than the context, top_n out of
+  // range, no tokenizer.
+  Result<std::vector<GeneratedToken>> prompt_logprobs(std::span<const int32_t> tokens, int top_n);
+
   // Tokenizes the prompt, evaluates it, and samples until end of generation, num_predict or
   // a full context, handing each piece of valid UTF-8 text to on_text (false stops).
   // The result is that of starting from an empty context, but the part of the prompt that

@@ -302,6 +302,39 @@ std::span<const float> Session::logits(int64_t i) const {
   return std::span<const float>(impl_->logits.data() + i * n_vocab, static_cast<size_t>(n_vocab));
 }
 
+Result<std::vector<GeneratedToken>> Session::prompt_logprobs(std::span<const int32_t> tokens, int top_n) {
+  Model::Impl& m = *impl_->model;
+  MINNOW_CHECK_OK(refuse_encoder(m));
+  if (!m.tokenizer) return Error{m.info.tokenizer_error};
+  if (tokens.empty()) return make_error("prompt_logprobs: no tokens");
+  if (top_n < 0 || top_n > kMaxTopLogprobs)
+    return make_error("top_logprobs must be between 0 and %d, not %d", kMaxTopLogprobs, top_n);
+  if (static_cast<int64_t>(tokens.size()) > n_ctx()) {
+    return make_error("the prompt is %zu tokens, longer than the context of %d (raise --ctx-size)", tokens.size(),
+                      n_ctx());
+  }
+  const Tokenizer& tok = *m.tokenizer;
+  std::vector<size_t> ends;
+  const std::string text = tok.decode(std::vector<int32_t>(tokens.begin(), tokens.end()), &ends);
+  std::vector<GeneratedToken> out(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const size_t begin = i == 0 ? 0 : ends[i - 1];
+    out[i].id = tokens[i];
+    out[i].text = text.substr(begin, ends[i] - begin);
+  }
+  impl_->rewind(0);
+  // Row j of a chunk's logits predicts the token after it. Chunks of n_batch tokens bound the
+  // logits held at once (every row of a long prompt with a large vocabulary would be gigabytes).
+  const size_t chunk = static_cast<size_t>(impl_->options.n_batch);
+  for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+    const size_t n = std::min(chunk, tokens.size() - begin);
+    MINNOW_CHECK_OK(eval(tokens.subspan(begin, n), true));
+    for (size_t j = 0; j < n && begin + j + 1 < tokens.size(); ++j)
+      fill_logprobs(logits(static_cast<int64_t>(j)), top_n, tok, out[begin + j + 1]);
+  }
+  return out;
+}
+
 Result<GenerateStats> Session::generate(std::string_view prompt, const GenerateOptions& options,
                                         const std::function<bool(std::string_view)>& on_text) {
   Model::Impl& m = *impl_->model;

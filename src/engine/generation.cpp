@@ -5,9 +5,7 @@
 #include <cmath>
 
 namespace minnow {
-namespace {
 
-// Fills t's logprob (and top alternatives) from the logits: log-softmax at temperature 1.
 void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& tok, GeneratedToken& t) {
   float mx = -INFINITY;
   for (float x : logits)
@@ -29,8 +27,6 @@ void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& to
                     [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); });
   for (size_t i = 0; i < n; ++i) t.top.push_back({ids[i], tok.token_to_piece(ids[i]), lp(ids[i])});
 }
-
-}  // namespace
 
 Status check_generation(std::span<const int32_t> prompt, const GenerateOptions& options, int n_ctx, int n_vocab) {
   if (prompt.empty()) return make_error("the prompt is empty");

@@ -25,6 +25,10 @@ namespace minnow {
 // has only ids of the vocabulary, top_logprobs in range, and a grammar that parses.
 Status check_generation(std::span<const int32_t> prompt, const GenerateOptions& options, int n_ctx, int n_vocab);
 
+// Fills t's logprob (and its top_n likeliest alternatives) from the logits of the context before
+// it: log-softmax at temperature 1, the measure GenerateOptions.logprobs reports.
+void fill_logprobs(std::span<const float> logits, int top_n, const Tokenizer& tok, GeneratedToken& t);
+
 // How much of prompt a context holding `held` (its cache) can keep: their common prefix, less at
 // least one token (the prompt's last one is evaluated for the first sampled token's logits), or
 // nothing when a sliding-window layer has already dropped keys the prompt's next token needs.

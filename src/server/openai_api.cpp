@@ -1,6 +1,7 @@
 // The OpenAI API (platform.openai.com/docs/api-reference): /v1/chat/completions and
 // /v1/completions with SSE streaming (stream_options.include_usage), stop, seed, max_tokens,
-// logprobs and n > 1; /v1/models. Errors are {"error": {"message", "type", "param", "code"}}.
+// logprobs and n > 1, and echo with the prompt's logprobs (log-likelihood scoring); /v1/models.
+// Errors are {"error": {"message", "type", "param", "code"}}.
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -45,8 +46,9 @@ struct Common {
 };
 
 // Reads the sampling fields shared by both endpoints onto the model's parameters (after the
-// lease, which gives the stored defaults). max_tokens_key: the endpoint's length field.
-bool read_sampling(Fields& f, const json& body, Lease& lease, Common* c, ApiError* err) {
+// lease, which gives the stored defaults). min_tokens: the least max_tokens the endpoint takes
+// (completions take 0: a prompt scored with echo and logprobs, nothing generated).
+bool read_sampling(Fields& f, const json& body, Lease& lease, int min_tokens, Common* c, ApiError* err) {
   auto base = model_parameters(*lease.model);
   if (!base) {
     *err = {500, base.error().message};
@@ -63,7 +65,7 @@ bool read_sampling(Fields& f, const json& body, Lease& lease, Common* c, ApiErro
     c->has_seed = true;
   }
   for (const char* key : {"max_tokens", "max_completion_tokens"})
-    if (auto v = f.integer(key, 1, 1 << 24)) c->params.generate.num_predict = static_cast<int>(*v);
+    if (auto v = f.integer(key, min_tokens, 1 << 24)) c->params.generate.num_predict = static_cast<int>(*v);
   if (auto v = f.integer("n", 1, 16)) c->n = static_cast<int>(*v);
   if (f.has("stop")) {
     const json& st = body["stop"];
@@ -111,19 +113,29 @@ json chat_logprobs(std::span<const GeneratedToken> tokens) {
   return content;
 }
 
-// The legacy completions logprobs object for tokens, text offsets counted from `offset`.
-json completion_logprobs(std::span<const GeneratedToken> tokens, size_t offset, bool with_top) {
+// The legacy completions logprobs object: the echoed prompt's tokens (text offsets from 0; the
+// first has nothing before it, so null where a logprob would be, as OpenAI writes it), then the
+// generated tokens, whose offsets count from `offset` (where they start in the choice's text).
+json completion_logprobs(std::span<const GeneratedToken> prompt, std::span<const GeneratedToken> tokens,
+                         size_t offset, bool with_top) {
   json toks = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
-  for (const GeneratedToken& t : tokens) {
+  auto add = [&](const GeneratedToken& t, size_t at, bool first) {
     toks.push_back(t.text);
-    lps.push_back(t.logprob);
-    offs.push_back(offset);
+    lps.push_back(first ? json(nullptr) : json(t.logprob));
+    offs.push_back(at);
+    if (!with_top) return;
+    json m = json::object();
+    for (const TokenLogprob& a : t.top) m[a.text] = a.logprob;
+    tops.push_back(first ? json(nullptr) : m);
+  };
+  size_t at = 0;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    add(prompt[i], at, i == 0);
+    at += prompt[i].text.size();
+  }
+  for (const GeneratedToken& t : tokens) {
+    add(t, offset, false);
     offset += t.text.size();
-    if (with_top) {
-      json m = json::object();
-      for (const TokenLogprob& a : t.top) m[a.text] = a.logprob;
-      tops.push_back(m);
-    }
   }
   return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", with_top ? tops : json(nullptr)},
           {"text_offset", offs}};
@@ -139,6 +151,14 @@ void sse(httplib::DataSink& sink, const std::string& data, bool* gone) {
 // repeats itself).
 Result<GenerateStats> run_choice(const Lease& lease, int i, const std::function<bool(const GeneratedPiece&)>& on_piece) {
   GenerateOptions o = lease.job->params.generate;
+  if (o.num_predict == 0) {
+    // max_tokens 0 (a prompt scored with echo): the generator would evaluate the prompt only to
+    // write nothing, doubling the work of a log-likelihood request.
+    GenerateStats st;
+    st.prompt_tokens = static_cast<int>(lease.job->prompt.size());
+    st.done_reason = "length";
+    return st;
+  }
   o.sampling.seed += static_cast<uint64_t>(i);
   return lease.job->run(o, on_piece);
 }
@@ -152,10 +172,17 @@ void for_each_choice(int n, const std::function<void(int)>& fn) {
   for (std::thread& t : others) t.join();
 }
 
+// What a text completion echoes before its own text: the prompt, and with logprobs its tokens'
+// (Session::prompt_logprobs).
+struct Echo {
+  std::string text;
+  std::vector<GeneratedToken> tokens;
+};
+
 // Shared by both endpoints: runs n choices and answers, streamed or not. chat: the chat shape,
-// else the text-completion shape; echo: the prompt text before each completion's text.
+// else the text-completion shape, each completion after the echo.
 void respond(State& state, const httplib::Request& req, httplib::Response& res, std::shared_ptr<Lease> lease,
-             const Common& c, bool chat, const std::string& echo) {
+             const Common& c, bool chat, const Echo& echo) {
   const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
   const int64_t created = unix_now();
   const std::string model = lease->model->name;
@@ -203,8 +230,9 @@ void respond(State& state, const httplib::Request& req, httplib::Response& res, 
         choice["message"] = {{"role", "assistant"}, {"content", ch.text}};
         choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(ch.tokens)}} : json(nullptr);
       } else {
-        choice["text"] = echo + ch.text;
-        choice["logprobs"] = want_logprobs ? completion_logprobs(ch.tokens, echo.size(), want_top) : json(nullptr);
+        choice["text"] = echo.text + ch.text;
+        choice["logprobs"] =
+            want_logprobs ? completion_logprobs(echo.tokens, ch.tokens, echo.text.size(), want_top) : json(nullptr);
       }
       choices.push_back(choice);
     }
@@ -229,12 +257,15 @@ void respond(State& state, const httplib::Request& req, httplib::Response& res, 
     for (int i = 0; i < c.n; ++i) {
       if (chat) sse(sink, dump(chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}},
                                       {"logprobs", nullptr}, {"finish_reason", nullptr}})), &gone);
-      else if (!echo.empty()) sse(sink, dump(chunk({{"index", i}, {"text", echo}, {"logprobs", nullptr},
-                                                   {"finish_reason", nullptr}})), &gone);
+      else if (!echo.text.empty())
+        sse(sink, dump(chunk({{"index", i}, {"text", echo.text},
+                              {"logprobs", want_logprobs ? completion_logprobs(echo.tokens, {}, echo.text.size(), want_top)
+                                                         : json(nullptr)},
+                              {"finish_reason", nullptr}})), &gone);
     }
     int completion_tokens = 0;
     if (!gone) for_each_choice(c.n, [&](int i) {
-      size_t offset = echo.size();
+      size_t offset = echo.text.size();
       // With tools, text that may be a call waits for the end, where it goes out as calls.
       std::optional<ToolCallStream> calls;
       if (chat && c.tools.active()) calls.emplace(c.tools.tools);
@@ -248,8 +279,10 @@ void respond(State& state, const httplib::Request& req, httplib::Response& res, 
           choice["logprobs"] = want_logprobs ? json{{"content", chat_logprobs(p.tokens)}} : json(nullptr);
         } else {
           choice["text"] = std::string(p.text);
-          choice["logprobs"] = want_logprobs ? completion_logprobs(p.tokens, offset, want_top) : json(nullptr);
-          offset += p.text.size();
+          choice["logprobs"] = want_logprobs ? completion_logprobs({}, p.tokens, offset, want_top) : json(nullptr);
+          // Offsets count the tokens' bytes, as the unstreamed answer's do (a character split
+          // across tokens comes in the piece of its last token, after the others' offsets).
+          for (const GeneratedToken& t : p.tokens) offset += t.text.size();
         }
         const std::string event = dump(chunk(choice));
         std::lock_guard lk(write_mu);
@@ -367,7 +400,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
 
   auto lease = begin_request(state, c.model, &err);
   if (!lease) return openai_error(res, err.status, err.message);
-  if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
+  if (!read_sampling(f, *body, *lease, 1, &c, &err)) return openai_error(res, err.status, err.message);
   c.params.generate.logprobs = logprobs || top > 0;
   c.params.generate.top_logprobs = top;
   c.params.generate.grammar = std::move(*grammar);
@@ -378,7 +411,7 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
   lease->job = std::move(*job);
-  respond(state, req, res, lease, c, true, "");
+  respond(state, req, res, lease, c, true, Echo{});
 }
 
 void handle_completions(State& state, const httplib::Request& req, httplib::Response& res) {
@@ -405,24 +438,35 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   if (f.str("suffix").value_or("") != "") f.fail("'suffix' (fill in the middle) is not supported by this server yet");
   if (!f.ok()) return openai_error(res, 400, f.error());
   if (prompt.empty()) return openai_error(res, 400, "'prompt' must not be empty");
-  if (echo && logprobs >= 0)
-    return openai_error(res, 400, "'echo' with 'logprobs' (prompt log-probabilities) is not supported by this server yet");
   auto grammar = request_grammar(req.body, true);
   if (!grammar) return openai_error(res, 400, grammar.error().message);
 
   auto lease = begin_request(state, c.model, &err);
   if (!lease) return openai_error(res, err.status, err.message);
-  if (!read_sampling(f, *body, *lease, &c, &err)) return openai_error(res, err.status, err.message);
+  if (!read_sampling(f, *body, *lease, 0, &c, &err)) return openai_error(res, err.status, err.message);
   if (!f.has("max_tokens")) c.params.generate.num_predict = 16;  // the API's default max_tokens
   c.params.generate.logprobs = logprobs >= 0;
   c.params.generate.top_logprobs = std::max(0, logprobs);
   c.params.generate.grammar = std::move(*grammar);
   auto tokens = lease->model->model->tokenize(prompt, true, false);
   if (!tokens) return openai_error(res, 400, tokens.error().message);
+  Echo echoed;
+  if (echo) echoed.text = prompt;
+  if (echo && logprobs >= 0) {
+    // The prompt's logprobs need every position's logits, which the generator does not keep: the
+    // model's session computes them, before the job holds the generator (the session waits for
+    // the model's generations to end, and they for it).
+    Result<std::vector<GeneratedToken>> scored = Error{"not run"};
+    const Status st = with_session(lease->model, c.params.n_ctx,
+                                   [&](Session& s) { scored = s.prompt_logprobs(*tokens, logprobs); });
+    if (!st.ok()) return openai_error(res, 500, st.error().message);
+    if (!scored) return openai_error(res, 400, scored.error().message, "context_length_exceeded");
+    echoed.tokens = std::move(*scored);
+  }
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");
   lease->job = std::move(*job);
-  respond(state, req, res, lease, c, false, echo ? prompt : "");
+  respond(state, req, res, lease, c, false, echoed);
 }
 
 json model_object(const StoredModel& m) {

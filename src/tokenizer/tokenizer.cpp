@@ -204,18 +204,21 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
   return out;
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, std::vector<size_t>* ends) const {
   std::string out;
   bool strip = impl_->model->strips_leading_space();
+  if (ends) ends->clear();
   for (int32_t id : ids) {
-    if (id < 0 || id >= n_vocab()) continue;
-    const size_t before = out.size();
-    impl_->append_piece(id, false, out);
-    const TokenType t = impl_->vocab.type(id);
-    if (strip && t != TokenType::kControl) {
-      if (t == TokenType::kNormal && out.size() > before && out[before] == ' ') out.erase(before, 1);
-      strip = false;
+    if (id >= 0 && id < n_vocab()) {
+      const size_t before = out.size();
+      impl_->append_piece(id, false, out);
+      const TokenType t = impl_->vocab.type(id);
+      if (strip && t != TokenType::kControl) {
+        if (t == TokenType::kNormal && out.size() > before && out[before] == ' ') out.erase(before, 1);
+        strip = false;
+      }
     }
+    if (ends) ends->push_back(out.size());
   }
   return out;
 }

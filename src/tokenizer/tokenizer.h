@@ -78,8 +78,10 @@ class Tokenizer {
 
   // Concatenated pieces. With add_space_prefix, the leading space of the first piece that is
   // not a control token (BOS) is dropped, as SentencePiece decoding does, so that
-  // decode(encode(x)) == x.
-  std::string decode(const std::vector<int32_t>& ids) const;
+  // decode(encode(x)) == x. ends, when given, receives where each id's part of the text ends:
+  // (*ends)[i] is the text's length after ids[i], so that a token's text within the whole can be
+  // cut out (a prompt's tokens shown against the prompt).
+  std::string decode(const std::vector<int32_t>& ids, std::vector<size_t>* ends = nullptr) const;
 
   int32_t n_vocab() const;
   int32_t bos_id() const;  // -1 when none

@@ -186,6 +186,45 @@ test('openai: completions with stop, seed, logprobs and n', async () => {
   assert.equal(streamed, c.choices[0].text);
 });
 
+test('openai: completions echo the prompt with its logprobs (log-likelihood scoring)', async () => {
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused' });
+  const prompt = 'Once upon a time';
+  const gen = await openai.completions.create({ model: 'stories', prompt, max_tokens: 8, temperature: 0, logprobs: 1 });
+  const continuation = gen.choices[0].text;
+  const scored = await openai.completions.create({ model: 'stories', prompt: prompt + continuation, echo: true,
+                                                  logprobs: 3, max_tokens: 0 });
+  const choice = scored.choices[0];
+  assert.equal(choice.text, prompt + continuation);
+  assert.equal(choice.finish_reason, 'length');
+  assert.equal(scored.usage.completion_tokens, 0);
+  // What lm-evaluation-harness reads: an entry per prompt token in each array, null for the
+  // first token (nothing precedes it), offsets into the text, the likeliest alternatives.
+  const { tokens, token_logprobs, top_logprobs, text_offset } = choice.logprobs;
+  assert.equal(tokens.length, scored.usage.prompt_tokens);
+  for (const a of [token_logprobs, top_logprobs, text_offset]) assert.equal(a.length, tokens.length);
+  assert.equal(token_logprobs[0], null);
+  assert.equal(top_logprobs[0], null);
+  assert.equal(tokens.join(''), choice.text);
+  let at = 0;
+  tokens.forEach((t, i) => {
+    assert.equal(text_offset[i], at);
+    at += Buffer.byteLength(t);
+  });
+  for (let i = 1; i < tokens.length; i++) {
+    const top = Object.values(top_logprobs[i]);
+    assert.ok(token_logprobs[i] <= 0 && top.length >= 1 && top.length <= 3, JSON.stringify(top_logprobs[i]));
+    assert.ok(Math.max(...top) >= token_logprobs[i]);
+  }
+  // The continuation's tokens (those after the context, as the harness cuts them) have the
+  // logprobs their generation reported, and each was the likeliest (the harness's is_greedy).
+  const from = text_offset.findIndex((o) => o >= prompt.length);
+  assert.deepEqual(tokens.slice(from), gen.choices[0].logprobs.tokens);
+  token_logprobs.slice(from).forEach((lp, k) => {
+    assert.ok(Math.abs(lp - gen.choices[0].logprobs.token_logprobs[k]) < 1e-4, `${k}: ${lp}`);
+    assert.equal(lp, Math.max(...Object.values(top_logprobs[from + k])));
+  });
+});
+
 test('openai: errors in the OpenAI shape', async () => {
   const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
   await assert.rejects(openai.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),

@@ -1,12 +1,15 @@
 // Session::eval refuses what it cannot do with a clear error: no tokens, a context overflow,
 // all-position logits too large to hold; and works again afterwards. generate reuses the
 // context's common prefix with the new prompt and answers as a fresh session would.
+// prompt_logprobs scores each token as a fresh evaluation of those before it does.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <span>
 
 #include "minnow/engine.h"
 #include "tiny_model.h"
@@ -161,6 +164,82 @@ TEST(Session, LogprobsAreTheModelsLogSoftmax) {
   auto bad = (*s)->generate(prompt, o, [](std::string_view) { return true; });
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("top_logprobs"), std::string::npos);
+}
+
+// log softmax(logits)[id], in double.
+double log_softmax_at(std::span<const float> logits, int32_t id) {
+  double mx = -1e30, z = 0;
+  for (float x : logits) mx = std::max(mx, static_cast<double>(x));
+  for (float x : logits) z += std::exp(x - mx);
+  return logits[static_cast<size_t>(id)] - mx - std::log(z);
+}
+
+TEST(Session, PromptLogprobsScoreEachTokenGivenThoseBefore) {
+  auto m = load_tiny();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  // n_batch 3: the prompt is scored in chunks, and a chunk's last row scores the next chunk's first token.
+  auto s = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 3});
+  ASSERT_TRUE(s.ok());
+  const std::string text = "the heron ate";
+  auto tokens = (*m)->tokenize(text, true, false);
+  ASSERT_TRUE(tokens.ok());
+  ASSERT_GE(tokens->size(), 7u);
+  auto lp = (*s)->prompt_logprobs(*tokens, 3);
+  ASSERT_TRUE(lp.ok()) << lp.error().message;
+  ASSERT_EQ(lp->size(), tokens->size());
+  EXPECT_EQ((*s)->n_past(), static_cast<int>(tokens->size()));
+  // The first token (BOS) has nothing before it; its text, a control token's, is empty.
+  EXPECT_EQ((*lp)[0].id, 1);
+  EXPECT_EQ((*lp)[0].logprob, 0.0f);
+  EXPECT_TRUE((*lp)[0].top.empty());
+  EXPECT_EQ((*lp)[0].text, "");
+  std::string joined;
+  for (const GeneratedToken& t : *lp) joined += t.text;
+  EXPECT_EQ(joined, text);
+  // Every other token against the last row of a fresh evaluation of the tokens before it.
+  auto fresh = (*m)->new_session(SessionOptions{.n_ctx = 128, .kv_f32 = true, .n_batch = 512});
+  ASSERT_TRUE(fresh.ok());
+  for (size_t i = 1; i < tokens->size(); ++i) {
+    const GeneratedToken& t = (*lp)[i];
+    EXPECT_EQ(t.id, (*tokens)[i]);
+    (*fresh)->reset();
+    ASSERT_TRUE((*fresh)->eval(std::span<const int32_t>(*tokens).first(i), false).ok());
+    const auto lg = (*fresh)->logits(0);
+    EXPECT_NEAR(t.logprob, log_softmax_at(lg, t.id), 1e-4) << i;
+    ASSERT_EQ(t.top.size(), 3u);
+    EXPECT_EQ(t.top[0].id, static_cast<int32_t>(std::max_element(lg.begin(), lg.end()) - lg.begin()));
+    EXPECT_GE(t.top[0].logprob, t.logprob);
+    EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
+    EXPECT_GE(t.top[1].logprob, t.top[2].logprob);
+    EXPECT_LE(t.top[0].logprob, 0.0f);
+  }
+
+  // Scoring a prompt and its greedy continuation gives the continuation the logprobs its
+  // generation reported.
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.num_predict = 6;
+  o.logprobs = true;
+  const Pieces gen = generate_pieces(**fresh, *tokens, o);
+  ASSERT_EQ(gen.tokens.size(), 6u);
+  std::vector<int32_t> both = *tokens;
+  for (const GeneratedToken& t : gen.tokens) both.push_back(t.id);
+  auto scored = (*s)->prompt_logprobs(both, 0);
+  ASSERT_TRUE(scored.ok()) << scored.error().message;
+  for (size_t k = 0; k < gen.tokens.size(); ++k) {
+    const GeneratedToken& t = (*scored)[tokens->size() + k];
+    EXPECT_EQ(t.text, gen.tokens[k].text);
+    EXPECT_NEAR(t.logprob, gen.tokens[k].logprob, 1e-4) << k;
+    EXPECT_TRUE(t.top.empty());
+  }
+
+  EXPECT_NE((*s)->prompt_logprobs({}, 0).error().message.find("no tokens"), std::string::npos);
+  EXPECT_NE((*s)->prompt_logprobs(*tokens, kMaxTopLogprobs + 1).error().message.find("top_logprobs"),
+            std::string::npos);
+  const std::vector<int32_t> many(129, 5);
+  EXPECT_NE((*s)->prompt_logprobs(many, 0).error().message.find("longer than the context"), std::string::npos);
+  const std::vector<int32_t> outside = {1, static_cast<int32_t>((*m)->info().n_vocab)};
+  EXPECT_FALSE((*s)->prompt_logprobs(outside, 0).ok());
 }
 
 TEST(Session, GenerateReusesTheCommonPrefix) {

@@ -2,12 +2,15 @@
 // every endpoint of both APIs, streamed and not (streams concatenate to the unstreamed answer
 // at temperature 0), stop strings, logprobs, n > 1, keep_alive unloading, concurrent requests
 // answering as each alone, the API key, CORS, and malformed requests answered with 4xx in the
-// API's error shape while the server goes on serving. The official JavaScript clients are
-// driven against `minnow serve` in tests/js.
+// API's error shape while the server goes on serving. /v1/completions with echo and logprobs
+// scores the prompt (log-likelihood evaluations): its tokens' logprobs are those generation
+// reports for the same tokens, and a greedy continuation is judged greedy. The official
+// JavaScript clients are driven against `minnow serve` in tests/js.
 #include <httplib.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,6 +20,7 @@
 #include "minnow/store.h"
 #include "server/server.h"
 #include "server_fixture.h"
+#include "test_util.h"
 #include "tiny_model.h"
 
 namespace minnow {
@@ -209,6 +213,110 @@ TEST_F(ServerApi, OpenAiStopLogprobsAndSeveralChoices) {
   EXPECT_EQ(a["usage"]["completion_tokens"], 18);
 }
 
+// The legacy logprobs object of an echoed completion holds together as lm-evaluation-harness
+// reads it: an entry per token in every array, null for the first token's logprob and
+// alternatives (nothing precedes it), offsets that advance by each token's text, logprobs of at
+// most 0, and alternatives (at most n_top) that are the likeliest: the token is among them or
+// less likely than each. Returns the tokens' texts concatenated.
+std::string expect_echo_logprobs(const json& lp, size_t n_top) {
+  const size_t n = lp["tokens"].size();
+  EXPECT_GT(n, 1u) << lp.dump();
+  EXPECT_EQ(lp["token_logprobs"].size(), n);
+  EXPECT_EQ(lp["top_logprobs"].size(), n);
+  EXPECT_EQ(lp["text_offset"].size(), n);
+  if (n < 2 || lp["token_logprobs"].size() != n || lp["top_logprobs"].size() != n || lp["text_offset"].size() != n)
+    return "";
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  std::string joined;
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(lp["text_offset"][i].get<size_t>(), joined.size()) << i;
+    joined += lp["tokens"][i].get<std::string>();
+    if (i == 0) continue;
+    const double l = lp["token_logprobs"][i];
+    EXPECT_LE(l, 0.0) << i;
+    const json& top = lp["top_logprobs"][i];
+    EXPECT_TRUE(top.is_object() && !top.empty() && top.size() <= n_top) << i << " " << top.dump();
+    double least = 0, mass = 0;
+    bool among = false;
+    for (const auto& [piece, v] : top.items()) {
+      const double x = v.get<double>();
+      EXPECT_LE(x, 0.0) << i << " " << piece;
+      least = std::min(least, x);
+      mass += std::exp(x);
+      among = among || std::fabs(x - l) < 1e-6;
+    }
+    EXPECT_TRUE(among || l <= least) << i << " " << l << " " << top.dump();
+    EXPECT_LE(mass, 1.0 + 1e-5) << i;
+  }
+  return joined;
+}
+
+TEST_F(ServerApi, OpenAiEchoWithLogprobsScoresThePrompt) {
+  const std::string prompt = "the heron";
+  const json s = post_json("/v1/completions", {{"model", "tiny"}, {"prompt", prompt}, {"echo", true}, {"logprobs", 3},
+                                               {"max_tokens", 0}});
+  const json& c = s["choices"][0];
+  EXPECT_EQ(c["text"], prompt);
+  EXPECT_EQ(c["finish_reason"], "length");
+  EXPECT_EQ(s["usage"]["completion_tokens"], 0);
+  const json& scored = c["logprobs"];
+  EXPECT_EQ(scored["tokens"].size(), s["usage"]["prompt_tokens"].get<size_t>()) << s.dump();
+  EXPECT_EQ(scored["tokens"][0], "");  // BOS, which writes nothing
+  EXPECT_EQ(expect_echo_logprobs(scored, 3), prompt);
+  const size_t n_prompt = scored["tokens"].size();
+
+  // max_tokens 0 without logprobs echoes the prompt alone, and without echo gives nothing.
+  EXPECT_EQ(post_json("/v1/completions", {{"model", "tiny"}, {"prompt", prompt}, {"echo", true}, {"max_tokens", 0}})
+                ["choices"][0]["text"],
+            prompt);
+  const json none = post_json("/v1/completions", {{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", 0}});
+  EXPECT_EQ(none["choices"][0]["text"], "");
+  EXPECT_EQ(none["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(none["usage"]["completion_tokens"], 0);
+  EXPECT_EQ(none["usage"]["prompt_tokens"], s["usage"]["prompt_tokens"]);
+
+  // With a completion: the prompt's entries, then the completion's as the request without echo
+  // reports them, their offsets after the prompt. (The random model writes characters split
+  // across byte tokens, whose lone bytes JSON carries as U+FFFD: their offsets count the bytes.)
+  json gen = {{"model", "tiny"}, {"prompt", prompt}, {"temperature", 0}, {"max_tokens", 6}, {"logprobs", 3}};
+  const json plain = post_json("/v1/completions", gen);
+  gen["echo"] = true;
+  const json both = post_json("/v1/completions", gen);
+  const json& b = both["choices"][0];
+  EXPECT_EQ(b["text"], prompt + plain["choices"][0]["text"].get<std::string>());
+  const json& p = plain["choices"][0]["logprobs"];
+  const json& e = b["logprobs"];
+  ASSERT_EQ(p["tokens"].size(), 6u) << plain.dump();
+  ASSERT_EQ(e["tokens"].size(), n_prompt + 6) << both.dump();
+  for (const char* key : {"tokens", "token_logprobs", "top_logprobs"}) {
+    for (size_t i = 0; i < n_prompt; ++i) EXPECT_EQ(e[key][i], scored[key][i]) << key << " " << i;
+    for (size_t i = 0; i < 6; ++i) EXPECT_EQ(e[key][n_prompt + i], p[key][i]) << key << " " << i;
+  }
+  for (size_t i = 0; i < 6; ++i)
+    EXPECT_EQ(e["text_offset"][n_prompt + i].get<size_t>(), prompt.size() + p["text_offset"][i].get<size_t>()) << i;
+
+  // Streamed: the prompt and its entries in the first event, then the completion's; together
+  // the unstreamed answer.
+  json streamed = gen;
+  streamed["stream"] = true;
+  auto r = post("/v1/completions", streamed);
+  ASSERT_TRUE(r && r->status == 200);
+  std::string text;
+  json parts = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+                {"text_offset", json::array()}};
+  for (const std::string& d : sse_data(r->body)) {
+    if (d == "[DONE]") break;
+    const json ch = json::parse(d)["choices"][0];
+    text += ch["text"].get<std::string>();
+    if (ch["logprobs"].is_null()) continue;
+    for (auto& [key, arr] : parts.items())
+      for (const json& x : ch["logprobs"][key]) arr.push_back(x);
+  }
+  EXPECT_EQ(text, b["text"]);
+  for (const auto& [key, arr] : parts.items()) EXPECT_EQ(arr, e[key]) << key;
+}
+
 TEST_F(ServerApi, ModelManagement) {
   post_json("/api/generate", {{"model", "tiny"}, {"prompt", "x"}, {"options", kGreedy}, {"stream", false}});
   json ps = get_json("/api/ps");
@@ -277,6 +385,10 @@ TEST_F(ServerApi, MalformedRequestsAreClientErrors) {
        400, "max_tokens"},
       {"/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"n":1000})", 400, "'n'"},
       {"/v1/completions", R"({"model":"tiny","prompt":42})", 400, "'prompt' must be a string"},
+      {"/v1/completions", R"({"model":"tiny","prompt":"x","echo":true,"logprobs":6})", 400, "'logprobs'"},
+      {"/v1/completions", R"({"model":"tiny","prompt":"x","max_tokens":-1})", 400, "'max_tokens'"},
+      {"/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"max_tokens":0})", 400,
+       "'max_tokens'"},
       {"/v1/completions", R"({"model":"gone","prompt":"x"})", 404, "not found"},
   };
   for (const Case& c : cases) {
@@ -294,6 +406,11 @@ TEST_F(ServerApi, MalformedRequestsAreClientErrors) {
   std::string long_prompt;
   for (int i = 0; i < 400; ++i) long_prompt += "hello world ";
   auto r = post("/api/generate", {{"model", "tiny"}, {"prompt", long_prompt}, {"raw", true}, {"options", {{"num_ctx", 64}}}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("longer than the context"), std::string::npos) << r->body;
+  r = post("/v1/completions", {{"model", "tiny"}, {"prompt", long_prompt}, {"echo", true}, {"logprobs", 0},
+                               {"max_tokens", 0}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(r->body.find("longer than the context"), std::string::npos) << r->body;
@@ -409,6 +526,90 @@ TEST_F(ServerApi, FullQueueIs503AndDisconnectCancels) {
   const auto metrics = client_->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("minnow_generations_cancelled_total 1"), std::string::npos) << metrics->body;
+}
+
+// Log-likelihood scoring against stories260K, whose greedy text is English (its tokens are what
+// tokenizing that text gives back).
+class ServerScoring : public test::ServerTest {
+ protected:
+  static void SetUpTestSuite() { root_ = test::fresh_dir("server_scoring"); }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+  void SetUp() override {
+    if (!fs::exists(test::shared_path(kStories))) return;  // the test skips
+    auto store = Store::open((root_ / "models").string());
+    ASSERT_TRUE(store.ok());
+    if (!store->find("stories")) {
+      ASSERT_TRUE(store->add("stories", test::shared_path(kStories), {}, false).ok());
+    }
+    start_server(root_ / "models");
+  }
+
+  // The echoed logprobs of prompt + continuation, one alternative each, as lm-evaluation-harness
+  // asks for them.
+  json score(const std::string& text) {
+    return post_json("/v1/completions", {{"model", "stories"}, {"prompt", text}, {"echo", true}, {"logprobs", 1},
+                                         {"max_tokens", 0}})["choices"][0]["logprobs"];
+  }
+
+  static constexpr const char* kStories = "models/stories260K.gguf";
+  static fs::path root_;
+};
+fs::path ServerScoring::root_;
+
+// What lm-evaluation-harness takes from a scored continuation (the tokens from offset `from` of
+// the text on): their logprobs, their summed logprob, and whether each is the likeliest token.
+struct Continuation {
+  std::vector<std::string> tokens;
+  std::vector<double> logprobs;
+  double sum = 0;
+  bool greedy = true;
+};
+
+Continuation continuation(const json& lp, size_t from) {
+  Continuation c;
+  for (size_t i = 0; i < lp["tokens"].size(); ++i) {
+    if (lp["text_offset"][i].get<size_t>() < from) continue;
+    const double l = lp["token_logprobs"][i];
+    double best = -INFINITY;
+    for (const auto& [piece, v] : lp["top_logprobs"][i].items()) best = std::max(best, v.get<double>());
+    c.tokens.push_back(lp["tokens"][i]);
+    c.logprobs.push_back(l);
+    c.sum += l;
+    c.greedy = c.greedy && l == best;
+  }
+  return c;
+}
+
+TEST_F(ServerScoring, EchoedLogprobsAreTheGeneratedOnes) {
+  MINNOW_REQUIRE_SHARED(kStories);
+  const std::string prompt = "Once upon a time";
+  const json gen = post_json("/v1/completions", {{"model", "stories"}, {"prompt", prompt}, {"temperature", 0},
+                                                 {"max_tokens", 8}, {"logprobs", 1}});
+  const std::string greedy = gen["choices"][0]["text"];
+  const json& g = gen["choices"][0]["logprobs"];
+  ASSERT_EQ(g["tokens"].size(), 8u) << gen.dump();
+
+  // The prompt and its greedy continuation scored: the continuation's tokens, logprobs and
+  // offsets are the generated ones, and each was the likeliest.
+  const json lp = score(prompt + greedy);
+  EXPECT_EQ(expect_echo_logprobs(lp, 1), prompt + greedy);
+  const Continuation a = continuation(lp, prompt.size());
+  ASSERT_EQ(a.tokens.size(), 8u) << lp.dump();
+  double generated_sum = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(a.tokens[i], g["tokens"][i]) << i;
+    EXPECT_NEAR(a.logprobs[i], g["token_logprobs"][i].get<double>(), 1e-4) << i;
+    generated_sum += g["token_logprobs"][i].get<double>();
+  }
+  EXPECT_NEAR(a.sum, generated_sum, 1e-3);
+  EXPECT_TRUE(a.greedy);
+
+  // Multiple choice as the harness runs it: the same context with another ending scores lower
+  // and is not greedy.
+  const Continuation b = continuation(score(prompt + " the moon ate a purple chair."), prompt.size());
+  ASSERT_FALSE(b.tokens.empty());
+  EXPECT_LT(b.sum, a.sum);
+  EXPECT_FALSE(b.greedy);
 }
 
 }  // namespace

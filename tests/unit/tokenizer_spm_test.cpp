@@ -1,5 +1,6 @@
 // SPM tokenizer against ../shared: the llama.cpp vocab test sets (ids from Hugging Face),
-// stories260K, special-token parsing, decoding and hostile input.
+// stories260K, special-token parsing, decoding (with where each token's text ends) and hostile
+// input.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -45,6 +46,13 @@ TEST_P(SpmVocabTest, RoundTrips) {
   for (const Case& c : read_cases(rel)) {
     EXPECT_EQ(tok.decode(tok.encode(c.text, false, false)), c.text);
     EXPECT_EQ(tok.decode(tok.encode(c.text, true, false)), c.text);
+    // Each token's part of the text ends where decoding the tokens up to it ends.
+    const std::vector<int32_t> ids = tok.encode(c.text, true, false);
+    std::vector<size_t> ends;
+    EXPECT_EQ(tok.decode(ids, &ends), c.text);
+    ASSERT_EQ(ends.size(), ids.size());
+    for (size_t i = 0; i < ids.size(); ++i)
+      EXPECT_EQ(ends[i], tok.decode(std::vector<int32_t>(ids.begin(), ids.begin() + i + 1)).size()) << c.text;
   }
 }
 
@@ -61,6 +69,10 @@ TEST(TokenizerStories, EncodesPromptWithBos) {
   EXPECT_EQ(tok.encode("Once upon a time", true, false), (std::vector<int32_t>{1, 403, 407, 261, 378}));
   EXPECT_EQ(tok.encode("Once upon a time", false, false), (std::vector<int32_t>{403, 407, 261, 378}));
   EXPECT_EQ(tok.decode({1, 403, 407, 261, 378}), "Once upon a time");
+  // BOS writes nothing and the first word's leading space is dropped: "", "Once", " upon", ...
+  std::vector<size_t> ends;
+  tok.decode({1, 403, 407, 261, 378}, &ends);
+  EXPECT_EQ(ends, (std::vector<size_t>{0, 4, 9, 11, 16}));
   EXPECT_TRUE(tok.is_eog(2));
   EXPECT_FALSE(tok.is_eog(1));
 }
