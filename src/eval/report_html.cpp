@@ -25,6 +25,12 @@ std::string esc(std::string_view s) {
   return out;
 }
 
+// Long names (paths) keep their distinctive end, so that chart labels stay beside their bars.
+std::string short_name(const std::string& name) {
+  constexpr size_t kMax = 24;
+  return name.size() <= kMax ? name : "\u2026" + name.substr(name.size() - kMax + 1);
+}
+
 std::string num(double v, int digits = 3) { return std::isfinite(v) ? strfmt("%.*f", digits, v) : "-"; }
 
 // A horizontal bar chart, one row per model; whiskers (lo, hi) when given. Values scale to max_value.
@@ -33,6 +39,7 @@ struct Bar {
   double value = 0;
   double lo = NAN, hi = NAN;
   std::string text;  // printed at the bar's end
+  size_t color = 0;  // the model's index: its color in every chart
 };
 
 std::string bar_chart(const std::string& cls, const std::string& title, const std::vector<Bar>& bars, double max_value) {
@@ -47,9 +54,9 @@ std::string bar_chart(const std::string& cls, const std::string& title, const st
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const int y = top + row * static_cast<int>(i);
-    s += strfmt("<text x=\"4\" y=\"%d\">%s</text>", y + 17, esc(b.label).c_str());
+    s += strfmt("<text x=\"4\" y=\"%d\">%s</text>", y + 17, esc(short_name(b.label)).c_str());
     s += strfmt("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" class=\"bar%zu\"/>", left, y + 4, x(b.value) - left,
-                i % 6);
+                b.color % 6);
     if (std::isfinite(b.lo) && std::isfinite(b.hi)) {
       s += strfmt("<path d=\"M%.1f %d H%.1f M%.1f %d V%d M%.1f %d V%d\" class=\"whisker\"/>", x(b.lo), y + 13, x(b.hi),
                   x(b.lo), y + 7, y + 19, x(b.hi), y + 7, y + 19);
@@ -76,8 +83,8 @@ std::string curve_chart(const RouterCurve& c) {
   std::string s = strfmt("<svg class=\"chart curve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                          "role=\"img\"><title>score vs share escalated</title>",
                          left + w + 40, top + h + 50);
-  s += strfmt("<text x=\"4\" y=\"18\" class=\"t\">Cascade: %s escalating to %s</text>", esc(c.local).c_str(),
-              esc(c.large).c_str());
+  s += strfmt("<text x=\"4\" y=\"18\" class=\"t\">Cascade: %s escalating to %s</text>", esc(short_name(c.local)).c_str(),
+              esc(short_name(c.large)).c_str());
   s += strfmt("<path d=\"M%d %d V%d H%d\" class=\"axis\"/>", left, top, top + h, left + w);
   for (int i = 0; i <= 4; ++i) {
     const double share = i / 4.0, score = lo + (hi - lo) * i / 4.0;
@@ -133,11 +140,12 @@ std::string eval_html(const EvalResult& r) {
                 "<td class=\"n\">$%.4f</td></tr>\n",
                 m.latency_p50, m.latency_p95, static_cast<long long>(m.prompt_tokens),
                 static_cast<long long>(m.completion_tokens), m.cost);
+    const size_t color = score_bars.size();
     score_bars.push_back({m.name, m.score.mean, m.score.lo, m.score.hi,
-                          strfmt("%.3f [%.3f, %.3f]", m.score.mean, m.score.lo, m.score.hi)});
-    latency_bars.push_back({m.name + " p50", m.latency_p50, NAN, NAN, strfmt("%.3f s", m.latency_p50)});
-    latency_bars.push_back({m.name + " p95", m.latency_p95, NAN, NAN, strfmt("%.3f s", m.latency_p95)});
-    cost_bars.push_back({m.name, m.cost, NAN, NAN, strfmt("$%.4f", m.cost)});
+                          strfmt("%.3f [%.3f, %.3f]", m.score.mean, m.score.lo, m.score.hi), color});
+    latency_bars.push_back({short_name(m.name) + " p50", m.latency_p50, NAN, NAN, strfmt("%.3f s", m.latency_p50), color});
+    latency_bars.push_back({short_name(m.name) + " p95", m.latency_p95, NAN, NAN, strfmt("%.3f s", m.latency_p95), color});
+    cost_bars.push_back({m.name, m.cost, NAN, NAN, strfmt("$%.4f", m.cost), color});
     max_latency = std::max(max_latency, m.latency_p95);
     max_cost = std::max(max_cost, m.cost);
   }
@@ -185,9 +193,14 @@ std::string eval_html(const EvalResult& r) {
     }
     h += strfmt("<h2>Disagreements (%d examples", n_disagree);
     if (n_disagree > n_rows) h += strfmt(", the first %d shown", n_rows);
-    h += ")</h2>\n<table><tr><th>id</th><th>prompt</th><th>expected</th>";
-    for (const ModelResult& m : r.models) h += "<th>" + esc(m.name) + "</th>";
-    h += "</tr>\n" + rows + "</table>\n";
+    h += ")</h2>\n";
+    if (n_rows == 0) {
+      h += "<p>The models score the same on every example.</p>\n";
+    } else {
+      h += "<table><tr><th>id</th><th>prompt</th><th>expected</th>";
+      for (const ModelResult& m : r.models) h += "<th>" + esc(m.name) + "</th>";
+      h += "</tr>\n" + rows + "</table>\n";
+    }
   }
   return h + "</body></html>\n";
 }
