@@ -137,7 +137,7 @@ Result<double> judge_score(Responder& judge, const EvalExample& ex, const std::s
       answer + "\n\nReply with a JSON object {\"score\": N}, N from 1 (worst) to 5 (best).";
   EvalOptions greedy = options;
   greedy.temperature = 0;
-  greedy.num_predict = 16;
+  greedy.num_predict = 32;  // {"score": N} and some room: the grammar closes it as tokens run short
   ExampleResult r = ::minnow::answer(judge, {ChatMessage("user", prompt)}, kJudgeSchema, greedy);
   if (!r.error.empty()) return make_error("judge %s: %s", judge.def->name.c_str(), r.error.c_str());
   json j = json::parse(r.answer, nullptr, false);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -156,6 +157,32 @@ TEST_F(EvalE2E, UnreachableUpstreamCountsErrorsAndFinishes) {
   EXPECT_EQ(j["models"][1]["score"], 1.0);
   EXPECT_TRUE(std::filesystem::exists(path("report.html")));
   close(fd);
+}
+
+// The judge metric with stories260K as the judge: its grammar-constrained {"score": N} is read
+// on every example and scaled to 0..1 in quarters.
+TEST_F(EvalE2E, JudgeScoresUnderItsSchema) {
+  MINNOW_REQUIRE_SHARED(kStories);
+  std::map<std::string, std::string> few;
+  for (const auto& [prompt, label] : data_)
+    if (few.size() < 10) few[prompt] = label;
+  test::GoldUpstream gold(few);
+  test::write_upstreams(path("ups.json"), {{"gold", gold.port()}});
+  test::write_jsonl(path("data.jsonl"), few);
+  auto r = run_cli({"eval", "--data", path("data.jsonl"), "--model", "gold", "--upstreams", path("ups.json"),
+                    "--metric", "judge", "--judge", test::shared_path(kStories), "--rubric", "5 if it matches",
+                    "--threads", "2", "--json", "--per-example"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["metric"], "judge");
+  ASSERT_EQ(j["models"][0]["per_example"].size(), 10u);
+  EXPECT_EQ(j["models"][0]["errors"], 0) << j["models"][0].value("first_error", "");
+  for (const json& e : j["models"][0]["per_example"]) {
+    const double s = e["score"];
+    EXPECT_EQ(s * 4, std::round(s * 4)) << s;
+    EXPECT_GE(s, 0);
+    EXPECT_LE(s, 1);
+  }
 }
 
 TEST_F(EvalE2E, NoUsableExamplesIsAnError) {
