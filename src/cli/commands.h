@@ -26,6 +26,7 @@ void add_pull_command(CLI::App& app, int* exit_code);
 void add_ps_command(CLI::App& app, int* exit_code);
 void add_stop_command(CLI::App& app, int* exit_code);
 void add_embed_command(CLI::App& app, int* exit_code);
+void add_eval_command(CLI::App& app, int* exit_code);
 
 // Prints "minnow: message" to stderr and returns 1, for `return fail(...)`.
 int fail(const std::string& message);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   minnow::cli::add_ps_command(app, &exit_code);
   minnow::cli::add_stop_command(app, &exit_code);
   minnow::cli::add_embed_command(app, &exit_code);
+  minnow::cli::add_eval_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
