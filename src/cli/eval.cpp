@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_ref.h"
@@ -29,6 +30,7 @@ struct EvalArgs {
   double target_score = -1;
   int resamples = 1000;
   std::string report;
+  std::string write_router;
   bool json = false;
   bool per_example = false;
   int num_predict = 128;
@@ -78,6 +80,35 @@ EvalProgress progress_printer() {
       std::fprintf(stderr, "minnow: eval %d%% (%d/%d examples, %s)\n", 10 * tenth, done, total, model.c_str());
     }
   };
+}
+
+// The cascade router the curve calibrated (minnow/router.h): the small local model escalating to
+// the upstream at the first threshold reaching the target score. A router's threshold is a mean
+// log-probability, at most 0: a curve point above every confidence (escalate everything) is 0.
+Status write_router(const EvalResult& r, const std::vector<EvalModel>& models, const std::string& file) {
+  if (!r.has_curve) return make_error("--write-router: no router curve (it needs a local model and another one)");
+  const RouterCurve& c = r.curve;
+  const EvalModel* large = nullptr;
+  for (const EvalModel& m : models)
+    if (m.name == c.large) large = &m;
+  if (large == nullptr || large->local)
+    return make_error("--write-router: the router would escalate to '%s', which is not an upstream", c.large.c_str());
+  if (!c.reached) return make_error("--write-router: no threshold reaches the target score %.3f", c.target_score);
+  const std::string name = std::filesystem::path(file).stem().string();
+  const nlohmann::ordered_json def = {{"name", name},
+                                      {"local", c.local},
+                                      {"upstream", large->upstream.name},
+                                      {"policy", "cascade"},
+                                      {"threshold", std::min(0.0, c.at_target.threshold)}};
+  const std::string text = def.dump(2) + "\n";
+  std::ofstream out(file, std::ios::binary);
+  if (!out.write(text.data(), static_cast<std::streamsize>(text.size())))
+    return make_error("--write-router: cannot write '%s'", file.c_str());
+  std::fprintf(stderr,
+               "minnow: wrote router '%s' to %s (threshold %.4f: %.1f%% escalated, score %.3f on these examples)\n",
+               name.c_str(), file.c_str(), std::min(0.0, c.at_target.threshold), 100 * c.at_target.share_escalated,
+               c.at_target.score);
+  return {};
 }
 
 void print_text(const EvalResult& r) {
@@ -183,6 +214,8 @@ int run_eval_command(const EvalArgs& a) {
     if (!out.write(html.data(), static_cast<std::streamsize>(html.size())))
       return fail("cannot write the report to '" + a.report + "'");
   }
+  if (!a.write_router.empty())
+    if (Status st = write_router(*result, models, a.write_router); !st.ok()) return fail(st.error().message);
   if (a.json) {
     std::printf("%s\n", eval_json(*result, a.per_example).c_str());
   } else {
@@ -214,6 +247,9 @@ void add_eval_command(CLI::App& app, int* exit_code) {
                                                      "score less the switch margin)");
   cmd->add_option("--resamples", a->resamples, "Bootstrap resamples")->check(CLI::Range(100, 1000000));
   cmd->add_option("--report", a->report, "Write a self-contained HTML report here");
+  cmd->add_option("--write-router", a->write_router,
+                  "Write the calibrated cascade router (local model -> upstream at the target score) to this JSON "
+                  "file, named after it");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   cmd->add_flag("--per-example", a->per_example, "With --json: each example's answers and scores too");
   cmd->add_option("--num-predict,-n", a->num_predict, "Local models: the longest answer in tokens")

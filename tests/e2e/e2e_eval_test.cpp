@@ -56,7 +56,7 @@ TEST_F(EvalE2E, LocalModelAgainstGoldUpstream) {
   const std::vector<std::string> args = {"eval", "--data", path("data.jsonl"), "--model", test::shared_path(kStories),
                                          "--model", "gold", "--upstreams", path("ups.json"), "--seed", "11",
                                          "--num-predict", "4", "--threads", "2", "--json", "--report",
-                                         path("report.html")};
+                                         path("report.html"), "--write-router", path("parity.json")};
   auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("line 101: not valid JSON"), std::string::npos) << r.err;
@@ -99,6 +99,15 @@ TEST_F(EvalE2E, LocalModelAgainstGoldUpstream) {
   EXPECT_EQ(c["points"].back()["share_escalated"], 1.0);
   EXPECT_EQ(c["points"].back()["score"], 1.0);
   EXPECT_TRUE(c["reached"].get<bool>());
+
+  // The calibrated router: the local model escalating to the upstream at the curve's threshold.
+  const json router = json::parse(test::read_file(path("parity.json")));
+  EXPECT_EQ(router["name"], "parity");
+  EXPECT_EQ(router["local"], test::shared_path(kStories));
+  EXPECT_EQ(router["upstream"], "gold");
+  EXPECT_EQ(router["policy"], "cascade");
+  EXPECT_EQ(router["threshold"].get<double>(), std::min(0.0, c["at_target"]["threshold"].get<double>()));
+  EXPECT_NE(r.err.find("wrote router 'parity'"), std::string::npos) << r.err;
 
   const std::string html = test::read_file(path("report.html"));
   EXPECT_NE(html.find("<svg class=\"chart score\""), std::string::npos);
