@@ -473,6 +473,11 @@ json model_object(const StoredModel& m) {
   return {{"id", m.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "library"}};
 }
 
+// A router is listed as a model of its own (clients pick models from this list).
+json router_object(const RouterDef& r) {
+  return {{"id", r.name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "router"}};
+}
+
 }  // namespace
 
 void openai_chat(State& state, const httplib::Request& req, httplib::Response& res) {
@@ -487,9 +492,11 @@ void add_openai_routes(httplib::Server& http, State& state) {
   http.Get("/v1/models", [&state](const httplib::Request&, httplib::Response& r) {
     json data = json::array();
     for (const StoredModel& m : state.pool.store().list()) data.push_back(model_object(m));
+    for (const RouterDef& rd : state.routers) data.push_back(router_object(rd));
     send_json(r, 200, {{"object", "list"}, {"data", data}});
   });
   http.Get(R"(/v1/models/(.+))", [&state](const httplib::Request& q, httplib::Response& r) {
+    if (const RouterDef* rd = find_router(state, q.matches[1].str())) return send_json(r, 200, router_object(*rd));
     auto m = state.pool.store().find(q.matches[1].str());
     if (!m) return openai_error(r, 404, "model '" + q.matches[1].str() + "' not found");
     send_json(r, 200, model_object(*m));

@@ -238,6 +238,15 @@ test('/metrics counts local and escalated answers, privacy holds and upstream er
   assert.ok(metric('minnow_router_cost_saved_usd') > 0);
 });
 
+test('routers are listed among the models', async () => {
+  const ids = [];
+  for await (const m of openai.models.list()) ids.push(m.id);
+  assert.ok(ids.includes('stories:latest'), ids.join(' '));
+  for (const name of ['cascade', 'always', 'down', 'slow', 'rules']) assert.ok(ids.includes(name), name);
+  const one = await openai.models.retrieve('cascade');
+  assert.equal(one.owned_by, 'router');
+});
+
 test('a router answers chat requests only; unknown upstreams are refused at start', async () => {
   const r = await fetch(`${srv.base}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'cascade', prompt: 'x' }) });
   assert.equal(r.status, 400);
