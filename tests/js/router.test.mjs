@@ -4,7 +4,8 @@
 // the mean token log-probabilities the local model's answers get when asked directly, so the test
 // knows which requests must escalate: exactly those below it. Also: the privacy rule and
 // local_only keep requests local (the upstream never sees them), an upstream that is down or too
-// slow gives flagged local answers, the rules policy, and /metrics counting all of it. Run by
+// slow gives flagged local answers, the rules and classifier policies, /v1/models listing routers,
+// and /metrics counting all of it. Run by
 // CTest (js_router) with MINNOW_BINARY and MINNOW_SHARED_DIR set; exits 77 (skipped) without the
 // npm packages or ../shared.
 import { test, before, after } from 'node:test';
@@ -117,6 +118,9 @@ before(async () => {
       def('down', { policy: 'cascade', threshold: 0, upstream: 'dead' });
       def('slow', { policy: 'cascade', threshold: 0, upstream: 'slow' });
       def('rules', { policy: 'rules', rules: { max_prompt_chars: 60, escalate_patterns: ['(?i)\\blawyer\\b'] } });
+      // An instruction under which stories260K labels these prompts both ways (greedy, so always
+      // the same way): the test sees both the local and the escalated path.
+      def('classify', { policy: 'classifier', classifier: { instruction: 'Say easy.' } });
       env.MINNOW_UPSTREAMS = path.join(store, 'upstreams.json');
       env.MINNOW_ROUTERS = routers;
     },
@@ -225,6 +229,26 @@ test('rules: a long prompt or a matching pattern escalates, others stay local', 
   }
 });
 
+test('classifier: the local model labels each request, and "hard" ones escalate', async () => {
+  const labels = new Set();
+  for (const d of direct) {
+    const r = await openai.chat.completions.create({ model: 'classify', ...ask(d.prompt) });
+    const label = r.minnow.classifier_label;
+    assert.ok(label === 'easy' || label === 'hard', `label ${label}`);
+    labels.add(label);
+    assert.equal(r.minnow.answered_by, label === 'hard' ? 'upstream' : 'local', d.prompt);
+    assert.equal(r.choices[0].message.content, label === 'hard' ? `UPSTREAM: ${d.prompt}` : d.content);
+    if (label === 'hard') counts.escalated++;
+    else counts.local++;
+    // The same request labels the same way (greedy decoding under the enum schema).
+    const again = await openai.chat.completions.create({ model: 'classify', ...ask(d.prompt) });
+    assert.equal(again.minnow.classifier_label, label);
+    if (label === 'hard') counts.escalated++;
+    else counts.local++;
+  }
+  assert.equal(labels.size, 2, 'both labels occur on these prompts');
+});
+
 test('/metrics counts local and escalated answers, privacy holds and upstream errors', async () => {
   const text = await (await fetch(`${srv.base}/metrics`)).text();
   const metric = (name) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))[1]);
@@ -242,7 +266,7 @@ test('routers are listed among the models', async () => {
   const ids = [];
   for await (const m of openai.models.list()) ids.push(m.id);
   assert.ok(ids.includes('stories:latest'), ids.join(' '));
-  for (const name of ['cascade', 'always', 'down', 'slow', 'rules']) assert.ok(ids.includes(name), name);
+  for (const name of ['cascade', 'always', 'down', 'slow', 'rules', 'classify']) assert.ok(ids.includes(name), name);
   const one = await openai.models.retrieve('cascade');
   assert.equal(one.owned_by, 'router');
 });
