@@ -36,6 +36,10 @@ Result<std::vector<Upstream>> load_upstreams(const std::string& path);
 // ~/.minnow/upstreams.json (which need not exist).
 std::string default_upstreams_path();
 
+// The definitions a command or the server uses: from `path` when given (it must exist), else from
+// default_upstreams_path() when that file exists, else none. *used: the file read, "" for none.
+Result<std::vector<Upstream>> load_configured_upstreams(const std::string& path, std::string* used);
+
 // USD for a request of these sizes at the upstream's prices.
 double upstream_cost(const Upstream& up, int prompt_tokens, int completion_tokens);
 

@@ -148,16 +148,10 @@ int run_eval_command(const EvalArgs& a) {
   if (data->examples.empty())
     return fail(strfmt("%s: no usable examples (%zu lines skipped)", a.data.c_str(), data->skipped.size()));
 
-  std::string ups_path = a.upstreams.empty() ? default_upstreams_path() : a.upstreams;
-  std::vector<Upstream> upstreams;
-  std::error_code ec;
-  if (!a.upstreams.empty() || std::filesystem::exists(ups_path, ec)) {
-    auto ups = load_upstreams(ups_path);
-    if (!ups) return fail(ups.error().message);
-    upstreams = std::move(*ups);
-  } else {
-    ups_path.clear();
-  }
+  std::string ups_path;
+  auto ups = load_configured_upstreams(a.upstreams, &ups_path);
+  if (!ups) return fail(ups.error().message);
+  const std::vector<Upstream> upstreams = std::move(*ups);
 
   EvalOptions o;
   bool all_labels = true;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -106,6 +107,16 @@ std::string default_upstreams_path() {
   if (const char* p = std::getenv("MINNOW_UPSTREAMS"); p != nullptr && *p != '\0') return p;
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : ".") + "/.minnow/upstreams.json";
+}
+
+Result<std::vector<Upstream>> load_configured_upstreams(const std::string& path, std::string* used) {
+  const std::string file = path.empty() ? default_upstreams_path() : path;
+  std::error_code ec;
+  used->clear();
+  if (path.empty() && !std::filesystem::exists(file, ec)) return std::vector<Upstream>{};
+  auto ups = load_upstreams(file);
+  if (ups) *used = file;
+  return ups;
 }
 
 double upstream_cost(const Upstream& up, int prompt_tokens, int completion_tokens) {

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -72,13 +71,10 @@ struct Routing {
 
 Result<Routing> load_routing(const ServerOptions& o) {
   Routing r;
-  const std::string ups = o.upstreams_file.empty() ? default_upstreams_path() : o.upstreams_file;
-  std::error_code ec;
-  if (!o.upstreams_file.empty() || std::filesystem::exists(ups, ec)) {
-    auto u = load_upstreams(ups);
-    if (!u) return u.error();
-    r.upstreams = std::move(*u);
-  }
+  std::string ups;
+  auto u = load_configured_upstreams(o.upstreams_file, &ups);
+  if (!u) return u.error();
+  r.upstreams = std::move(*u);
   auto dir = load_router_dir(o.router_dir.empty() ? default_router_dir() : o.router_dir);
   if (!dir) return dir.error();
   r.routers = std::move(*dir);
@@ -93,7 +89,7 @@ Result<Routing> load_routing(const ServerOptions& o) {
     for (const Upstream& u : r.upstreams) found = found || u.name == d.upstream;
     if (!found)
       return make_error("router '%s': upstream '%s' is not defined (upstreams: %s)", d.name.c_str(),
-                        d.upstream.c_str(), ups.c_str());
+                        d.upstream.c_str(), ups.empty() ? default_upstreams_path().c_str() : ups.c_str());
     for (size_t j = 0; j < i; ++j)
       if (r.routers[j].name == d.name) return make_error("two routers are named '%s'", d.name.c_str());
   }
