@@ -59,8 +59,8 @@ Result<PatternSet> PatternSet::compile(const std::vector<std::string>& patterns,
       std::string msg(256, '\0');
       pcre2_get_error_message(err, reinterpret_cast<PCRE2_UCHAR*>(msg.data()), msg.size());
       msg.resize(msg.find('\0'));
-      return make_error("%s %zu ('%s'): %s at offset %zu", what.c_str(), i + 1, patterns[i].c_str(), msg.c_str(),
-                        static_cast<size_t>(at));
+      return make_error("%s %zu ('%s'): %s at offset %zu", what.c_str(), i + 1, patterns[i].c_str(),
+                        msg.c_str(), static_cast<size_t>(at));
     }
     s.impl_->codes.push_back(code);
     s.impl_->patterns.push_back(patterns[i]);
@@ -83,8 +83,8 @@ int PatternSet::first_match(std::string_view text, bool on_limit) const {
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->codes[i], nullptr);
     if (md == nullptr) return on_limit ? static_cast<int>(i) : -1;
     // Invalid UTF-8 is checked (PCRE2 without NO_UTF_CHECK) and counts like a hit limit.
-    const int rc = pcre2_match(impl_->codes[i], reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, md,
-                               impl_->context);
+    const int rc = pcre2_match(impl_->codes[i], reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0,
+                               md, impl_->context);
     pcre2_match_data_free(md);
     if (rc >= 0) return static_cast<int>(i);
     if (rc != PCRE2_ERROR_NOMATCH && on_limit) return static_cast<int>(i);
@@ -94,10 +94,14 @@ int PatternSet::first_match(std::string_view text, bool on_limit) const {
 
 const char* route_policy_name(RoutePolicy p) {
   switch (p) {
-    case RoutePolicy::kLocal: return "local";
-    case RoutePolicy::kRules: return "rules";
-    case RoutePolicy::kClassifier: return "classifier";
-    case RoutePolicy::kCascade: return "cascade";
+    case RoutePolicy::kLocal:
+      return "local";
+    case RoutePolicy::kRules:
+      return "rules";
+    case RoutePolicy::kClassifier:
+      return "classifier";
+    case RoutePolicy::kCascade:
+      return "cascade";
   }
   return "?";
 }
@@ -108,7 +112,8 @@ Result<RouterDef> parse_router(std::string_view json_text, const std::string& or
   if (!j.is_object()) return make_error("%s: a router definition is a JSON object", origin.c_str());
   RouterDef r;
   auto text = [&](const json& o, const char* key, std::string* out, bool required) -> Status {
-    if (!o.contains(key)) return required ? Status(make_error("%s: '%s' is missing", origin.c_str(), key)) : Status();
+    if (!o.contains(key))
+      return required ? Status(make_error("%s: '%s' is missing", origin.c_str(), key)) : Status();
     if (!o[key].is_string() || o[key].get<std::string>().empty())
       return make_error("%s: '%s' must be a non-empty string", origin.c_str(), key);
     *out = o[key].get<std::string>();
@@ -132,11 +137,17 @@ Result<RouterDef> parse_router(std::string_view json_text, const std::string& or
   for (Status st : {text(j, "name", &r.name, true), text(j, "local", &r.local, true),
                     text(j, "upstream", &r.upstream, true), text(j, "policy", &policy, false)})
     if (!st.ok()) return st.error();
-  if (policy == "local") r.policy = RoutePolicy::kLocal;
-  else if (policy == "rules") r.policy = RoutePolicy::kRules;
-  else if (policy == "classifier") r.policy = RoutePolicy::kClassifier;
-  else if (policy == "cascade") r.policy = RoutePolicy::kCascade;
-  else return make_error("%s: 'policy' must be local, rules, classifier or cascade, not '%s'", origin.c_str(), policy.c_str());
+  if (policy == "local")
+    r.policy = RoutePolicy::kLocal;
+  else if (policy == "rules")
+    r.policy = RoutePolicy::kRules;
+  else if (policy == "classifier")
+    r.policy = RoutePolicy::kClassifier;
+  else if (policy == "cascade")
+    r.policy = RoutePolicy::kCascade;
+  else
+    return make_error("%s: 'policy' must be local, rules, classifier or cascade, not '%s'", origin.c_str(),
+                      policy.c_str());
   if (j.contains("threshold")) {
     if (!j["threshold"].is_number() || j["threshold"].get<double>() > 0)
       return make_error("%s: 'threshold' must be a number <= 0 (a mean log-probability)", origin.c_str());
@@ -159,7 +170,8 @@ Result<RouterDef> parse_router(std::string_view json_text, const std::string& or
   if (Status st = strings(*rules, "escalate_patterns", &escalate); !st.ok()) return st.error();
   auto classifier = section("classifier");
   if (!classifier) return classifier.error();
-  if (Status st = text(*classifier, "instruction", &r.classifier_instruction, false); !st.ok()) return st.error();
+  if (Status st = text(*classifier, "instruction", &r.classifier_instruction, false); !st.ok())
+    return st.error();
   auto privacy = section("privacy");
   if (!privacy) return privacy.error();
   if (Status st = strings(*privacy, "local_patterns", &local); !st.ok()) return st.error();
@@ -208,7 +220,8 @@ std::string rules_escalation(const RouterDef& r, std::string_view prompt_text, b
   if (r.max_prompt_chars > 0 && static_cast<int64_t>(prompt_text.size()) > r.max_prompt_chars)
     return strfmt("the prompt is longer than %lld characters", static_cast<long long>(r.max_prompt_chars));
   if (const int i = r.escalate_patterns.first_match(prompt_text, false); i >= 0)
-    return "the prompt matches escalate pattern '" + r.escalate_patterns.patterns()[static_cast<size_t>(i)] + "'";
+    return "the prompt matches escalate pattern '" + r.escalate_patterns.patterns()[static_cast<size_t>(i)] +
+           "'";
   if (r.escalate_schema && wants_schema) return "the request asks for a JSON schema";
   return "";
 }
@@ -221,9 +234,10 @@ std::string privacy_hold(const RouterDef& r, std::string_view prompt_text, bool 
 }
 
 std::string classifier_prompt(const RouterDef& r, std::string_view prompt_text) {
-  const std::string& instruction = r.classifier_instruction.empty() ? std::string(kDefaultInstruction)
-                                                                    : r.classifier_instruction;
-  return instruction + "\n\nRequest:\n" + std::string(prompt_text) + "\n\nAnswer with one word, easy or hard.";
+  const std::string& instruction =
+      r.classifier_instruction.empty() ? std::string(kDefaultInstruction) : r.classifier_instruction;
+  return instruction + "\n\nRequest:\n" + std::string(prompt_text) +
+         "\n\nAnswer with one word, easy or hard.";
 }
 
 }  // namespace minnow

@@ -40,9 +40,10 @@ Result<Upstream> parse_one(const json& e, const std::string& where) {
     *out = e[key].get<double>();
     return {};
   };
-  for (Status st : {text("name", &u.name, true), text("base_url", &u.base_url, true), text("model", &u.model, true),
-                    text("api_key_env", &u.api_key_env, false), number("timeout_s", &u.timeout_s),
-                    number("input_price", &u.input_price), number("output_price", &u.output_price)})
+  for (Status st :
+       {text("name", &u.name, true), text("base_url", &u.base_url, true), text("model", &u.model, true),
+        text("api_key_env", &u.api_key_env, false), number("timeout_s", &u.timeout_s),
+        number("input_price", &u.input_price), number("output_price", &u.output_price)})
     if (!st.ok()) return st.error();
   if (u.timeout_s <= 0) return make_error("%s: 'timeout_s' must be > 0", where.c_str());
   if (auto url = split_url(u.base_url); !url) return url.error().with_context(where + ": 'base_url'");
@@ -52,13 +53,20 @@ Result<Upstream> parse_one(const json& e, const std::string& where) {
 
 std::string transport_message(httplib::Error e, double timeout_s) {
   switch (e) {
-    case httplib::Error::Connection: return "cannot connect";
-    case httplib::Error::ConnectionTimeout: return strfmt("no connection within %g s", timeout_s);
-    case httplib::Error::Read: return strfmt("no answer within %g s, or the connection was lost", timeout_s);
-    case httplib::Error::Write: return "the connection was lost while sending the request";
-    case httplib::Error::SSLConnection: return "the TLS connection failed";
-    case httplib::Error::SSLServerVerification: return "the server's TLS certificate did not verify";
-    default: return httplib::to_string(e);
+    case httplib::Error::Connection:
+      return "cannot connect";
+    case httplib::Error::ConnectionTimeout:
+      return strfmt("no connection within %g s", timeout_s);
+    case httplib::Error::Read:
+      return strfmt("no answer within %g s, or the connection was lost", timeout_s);
+    case httplib::Error::Write:
+      return "the connection was lost while sending the request";
+    case httplib::Error::SSLConnection:
+      return "the TLS connection failed";
+    case httplib::Error::SSLServerVerification:
+      return "the server's TLS certificate did not verify";
+    default:
+      return httplib::to_string(e);
   }
 }
 
@@ -80,7 +88,8 @@ Result<std::vector<Upstream>> parse_upstreams(std::string_view json_text, const 
   json j = json::parse(json_text, nullptr, false);
   if (j.is_discarded()) return make_error("%s: not valid JSON", origin.c_str());
   if (j.is_object() && j.contains("upstreams")) j = j["upstreams"];
-  if (!j.is_array()) return make_error("%s: expected an array of upstreams, or {\"upstreams\": [...]}", origin.c_str());
+  if (!j.is_array())
+    return make_error("%s: expected an array of upstreams, or {\"upstreams\": [...]}", origin.c_str());
   std::vector<Upstream> out;
   for (size_t i = 0; i < j.size(); ++i) {
     std::string where = strfmt("%s: upstream %zu", origin.c_str(), i + 1);
@@ -89,7 +98,8 @@ Result<std::vector<Upstream>> parse_upstreams(std::string_view json_text, const 
     auto u = parse_one(j[i], where);
     if (!u) return u.error();
     for (const Upstream& o : out)
-      if (o.name == u->name) return make_error("%s: the name '%s' is used twice", origin.c_str(), o.name.c_str());
+      if (o.name == u->name)
+        return make_error("%s: the name '%s' is used twice", origin.c_str(), o.name.c_str());
     out.push_back(std::move(*u));
   }
   return out;
@@ -160,19 +170,23 @@ Result<UpstreamReply> chat_upstream(const Upstream& up, std::string_view request
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (res->status < 200 || res->status >= 300)
     return make_error("%s: HTTP %d: %s", who.c_str(), res->status, error_detail(body).c_str());
-  if (body.size() > kMaxAnswerBytes) return make_error("%s: an answer of %zu bytes is not a chat completion", who.c_str(), body.size());
+  if (body.size() > kMaxAnswerBytes)
+    return make_error("%s: an answer of %zu bytes is not a chat completion", who.c_str(), body.size());
   json j = json::parse(body, nullptr, false);
   const json* msg = nullptr;
   if (j.is_object() && j.contains("choices") && j["choices"].is_array() && !j["choices"].empty() &&
-      j["choices"][0].is_object() && j["choices"][0].contains("message") && j["choices"][0]["message"].is_object())
+      j["choices"][0].is_object() && j["choices"][0].contains("message") &&
+      j["choices"][0]["message"].is_object())
     msg = &j["choices"][0]["message"];
-  if (msg == nullptr) return make_error("%s: the answer is not a chat completion (no choices[0].message)", who.c_str());
+  if (msg == nullptr)
+    return make_error("%s: the answer is not a chat completion (no choices[0].message)", who.c_str());
   if (msg->contains("content") && (*msg)["content"].is_string()) r.content = (*msg)["content"];
   if (j["choices"][0].contains("finish_reason") && j["choices"][0]["finish_reason"].is_string())
     r.finish_reason = j["choices"][0]["finish_reason"];
   if (j.contains("usage") && j["usage"].is_object()) {
     const json& u = j["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) r.prompt_tokens = u["prompt_tokens"];
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
+      r.prompt_tokens = u["prompt_tokens"];
     if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
       r.completion_tokens = u["completion_tokens"];
   }

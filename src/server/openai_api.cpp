@@ -1,7 +1,9 @@
 // The OpenAI API (platform.openai.com/docs/api-reference): /v1/chat/completions and
 // /v1/completions with SSE streaming (stream_options.include_usage), stop, seed, max_tokens,
-// logprobs and n > 1, and echo with the prompt's logprobs (log-likelihood scoring); /v1/models.
+// logprobs and n > 1, echo with the prompt's logprobs (log-likelihood scoring), prompts as token
+// ids and several prompts in one request; /v1/models.
 // Errors are {"error": {"message", "type", "param", "code"}}.
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -414,6 +416,67 @@ void handle_chat(State& state, const httplib::Request& req, httplib::Response& r
   respond(state, req, res, lease, c, true, Echo{});
 }
 
+// Token ids of a prompt (ids outside the vocabulary are found when the prompt is evaluated).
+void read_token_ids(const json& a, std::vector<int32_t>* ids, Fields& f) {
+  if (!a.is_array() || a.empty()) return f.fail("'prompt' token ids must be a non-empty array of integers");
+  for (const json& v : a) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+      return f.fail("'prompt' token ids must be integers >= 0");
+    ids->push_back(static_cast<int32_t>(v.get<int64_t>()));
+  }
+}
+
+void handle_completions(State& state, const httplib::Request& req, httplib::Response& res);
+
+constexpr size_t kMaxPrompts = 256;  // prompts in one request
+
+// A completions request with several prompts: each prompt is answered as a request of its own
+// (n_parallel at a time, so they decode together), and the choices are put together in prompt
+// order (index = prompt x n + choice), usage summed. The first error answers for all.
+void several_prompts(State& state, const httplib::Request& req, httplib::Response& res, const json& body) {
+  const json& prompts = body["prompt"];
+  if (prompts.size() > kMaxPrompts)
+    return openai_error(res, 400, strfmt("'prompt' has %zu prompts, at most %zu", prompts.size(), kMaxPrompts));
+  std::vector<httplib::Response> out(prompts.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < prompts.size(); i = next++) {
+      json one = body;
+      one["prompt"] = prompts[i];
+      httplib::Request q;
+      q.method = req.method, q.path = req.path, q.body = one.dump();
+      q.remote_addr = req.remote_addr, q.remote_port = req.remote_port;
+      q.local_addr = req.local_addr, q.local_port = req.local_port;
+      handle_completions(state, q, out[i]);
+    }
+  };
+  const size_t n_threads = std::min(prompts.size(), static_cast<size_t>(std::max(1, state.options.n_parallel)));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  json all;
+  json usage_sum = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].status != 200) {
+      res.status = out[i].status;
+      res.set_content(out[i].body, "application/json");
+      return;
+    }
+    json one = json::parse(out[i].body);
+    if (i == 0) all = one, all["choices"] = json::array();
+    const int64_t n = static_cast<int64_t>(one["choices"].size());
+    for (json& ch : one["choices"]) {
+      ch["index"] = static_cast<int64_t>(i) * n + ch["index"].get<int64_t>();
+      all["choices"].push_back(std::move(ch));
+    }
+    for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
+      usage_sum[k] = usage_sum[k].get<int64_t>() + one["usage"][k].get<int64_t>();
+  }
+  all["usage"] = usage_sum;
+  send_json(res, 200, all);
+}
+
 void handle_completions(State& state, const httplib::Request& req, httplib::Response& res) {
   ApiError err;
   auto body = parse_body(req.body, &err);
@@ -427,17 +490,26 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   c.stream = f.boolean("stream").value_or(false);
   const bool echo = f.boolean("echo").value_or(false);
   const int logprobs = static_cast<int>(f.integer("logprobs", 0, 5).value_or(-1));
+  // OpenAI's prompt: a string, token ids, or an array of several of either (a batch, answered
+  // as one request per prompt; lm-evaluation-harness sends token ids by default).
+  const json p = body->contains("prompt") ? (*body)["prompt"] : json();
+  const bool several = p.is_array() && p.size() > 1 && (p[0].is_string() || p[0].is_array());
+  if (f.ok() && several) {
+    if (c.stream) return openai_error(res, 400, "'stream' with several prompts is not supported; send one per request");
+    return several_prompts(state, req, res, *body);
+  }
   std::string prompt;
+  std::vector<int32_t> ids;
+  const bool as_ids = f.ok() && p.is_array() && !p.empty() && (p[0].is_number() || p[0].is_array());
   if (f.ok()) {
-    const json p = body->contains("prompt") ? (*body)["prompt"] : json();
     if (p.is_string()) prompt = p;
     else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
-    else if (p.is_array() && p.size() > 1) f.fail("'prompt' with several prompts is not supported; send one per request");
-    else f.fail("'prompt' must be a string");
+    else if (as_ids) read_token_ids(p[0].is_array() ? p[0] : p, &ids, f);
+    else f.fail("'prompt' must be a string, token ids, or an array of them");
   }
   if (f.str("suffix").value_or("") != "") f.fail("'suffix' (fill in the middle) is not supported by this server yet");
   if (!f.ok()) return openai_error(res, 400, f.error());
-  if (prompt.empty()) return openai_error(res, 400, "'prompt' must not be empty");
+  if (!as_ids && prompt.empty()) return openai_error(res, 400, "'prompt' must not be empty");
   auto grammar = request_grammar(req.body, true);
   if (!grammar) return openai_error(res, 400, grammar.error().message);
 
@@ -448,20 +520,31 @@ void handle_completions(State& state, const httplib::Request& req, httplib::Resp
   c.params.generate.logprobs = logprobs >= 0;
   c.params.generate.top_logprobs = std::max(0, logprobs);
   c.params.generate.grammar = std::move(*grammar);
-  auto tokens = lease->model->model->tokenize(prompt, true, false);
+  const int64_t n_vocab = lease->model->model->info().n_vocab;
+  for (int32_t id : ids)
+    if (id >= n_vocab)
+      return openai_error(res, 400, strfmt("'prompt' has token id %d, outside the vocabulary of %lld", id,
+                                           static_cast<long long>(n_vocab)));
+  auto tokens = as_ids ? Result<std::vector<int32_t>>(std::move(ids)) : lease->model->model->tokenize(prompt, true, false);
   if (!tokens) return openai_error(res, 400, tokens.error().message);
   Echo echoed;
   if (echo) echoed.text = prompt;
-  if (echo && logprobs >= 0) {
+  // Token ids echo as their text, which the scored tokens carry (logprobs dropped unless asked).
+  if (echo && (logprobs >= 0 || as_ids)) {
     // The prompt's logprobs need every position's logits, which the generator does not keep: the
     // model's session computes them, before the job holds the generator (the session waits for
     // the model's generations to end, and they for it).
     Result<std::vector<GeneratedToken>> scored = Error{"not run"};
     const Status st = with_session(lease->model, c.params.n_ctx,
-                                   [&](Session& s) { scored = s.prompt_logprobs(*tokens, logprobs); });
+                                   [&](Session& s) { scored = s.prompt_logprobs(*tokens, std::max(0, logprobs)); });
     if (!st.ok()) return openai_error(res, 500, st.error().message);
-    if (!scored) return openai_error(res, 400, scored.error().message, "context_length_exceeded");
-    echoed.tokens = std::move(*scored);
+    if (!scored) {
+      const bool too_long = scored.error().message.find("longer than the context") != std::string::npos;
+      return openai_error(res, 400, scored.error().message, too_long ? "context_length_exceeded" : nullptr);
+    }
+    if (as_ids)
+      for (const GeneratedToken& t : *scored) echoed.text += t.text;
+    if (logprobs >= 0) echoed.tokens = std::move(*scored);
   }
   auto job = prepare_job(lease->model, std::move(*tokens), c.params);
   if (!job) return openai_error(res, 400, job.error().message, "context_length_exceeded");

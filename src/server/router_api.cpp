@@ -3,10 +3,11 @@
 // local answer flagged when the upstream fails, and who answered in a header and a "minnow"
 // field. Both APIs' chat endpoints; the answer is whole before it is sent (streamed requests get
 // it as one chunk), since a cascade must see the local answer before deciding.
+#include "server/router_api.h"
+
 #include <chrono>
 
 #include "server/http_util.h"
-#include "server/router_api.h"
 
 namespace minnow::server {
 namespace {
@@ -42,8 +43,8 @@ bool local_only(const httplib::Request& req, const json& body) {
   const std::string h = req.get_header_value("X-Minnow-Local-Only");
   if (h == "1" || h == "true") return true;
   if (body.contains("local_only") && truthy(body["local_only"])) return true;
-  return body.contains("metadata") && body["metadata"].is_object() && body["metadata"].contains("local_only") &&
-         truthy(body["metadata"]["local_only"]);
+  return body.contains("metadata") && body["metadata"].is_object() &&
+         body["metadata"].contains("local_only") && truthy(body["metadata"]["local_only"]);
 }
 
 struct LocalAnswer {
@@ -186,7 +187,8 @@ Routed route_chat(State& state, const httplib::Request& req, const RouterDef& r,
     return out;
   }
   m.local++;
-  m.saved_micro_usd += static_cast<uint64_t>(upstream_cost(*up, local.prompt_tokens, local.completion_tokens) * 1e6 + 0.5);
+  m.saved_micro_usd +=
+      static_cast<uint64_t>(upstream_cost(*up, local.prompt_tokens, local.completion_tokens) * 1e6 + 0.5);
   if (!client_logprobs)
     for (json& c : local.body["choices"]) c["logprobs"] = nullptr;
   meta["answered_by"] = "local";

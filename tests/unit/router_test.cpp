@@ -2,6 +2,8 @@
 // pattern, the rules and privacy decisions, bounded matching of a pattern that backtracks without
 // end, and chat_upstream against an httplib server on 127.0.0.1 (answers, HTTP errors with the
 // upstream's message, answers that are not chat completions, a missing key, a timeout).
+#include "minnow/router.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <stdlib.h>
@@ -10,7 +12,6 @@
 #include <string>
 #include <thread>
 
-#include "minnow/router.h"
 #include "minnow/upstream.h"
 
 namespace minnow {
@@ -29,7 +30,8 @@ TEST(RouterDef, ParsesAPolicyAndItsSettings) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->policy, RoutePolicy::kRules);
   EXPECT_EQ(rules_escalation(*r, "short", false), "");
-  EXPECT_NE(rules_escalation(*r, "a prompt over ten characters", false).find("longer than 10"), std::string::npos);
+  EXPECT_NE(rules_escalation(*r, "a prompt over ten characters", false).find("longer than 10"),
+            std::string::npos);
   EXPECT_NE(rules_escalation(*r, "LAWYER", false).find("(?i)lawyer"), std::string::npos);
   EXPECT_NE(rules_escalation(*r, "json", true).find("schema"), std::string::npos);
   EXPECT_EQ(privacy_hold(*r, "nothing here", false), "");
@@ -49,9 +51,11 @@ TEST(RouterDef, ErrorsNameWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"name": "a", "local": "m", "upstream": "u", "threshold": 0.5})").find("threshold"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"name": "a", "local": "m", "upstream": "u", "rules": {"escalate_patterns": ["ok", "(unclosed"]}})")
-                .find("escalate_patterns 2 ('(unclosed')"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"name": "a", "local": "m", "upstream": "u", "rules": {"escalate_patterns": ["ok", "(unclosed"]}})")
+          .find("escalate_patterns 2 ('(unclosed')"),
+      std::string::npos);
   EXPECT_NE(error_of(R"({"name": "a", "local": "m", "upstream": "u", "privacy": {"local_patterns": "x"}})")
                 .find("array of strings"),
             std::string::npos);
@@ -67,16 +71,17 @@ TEST(RouterDef, APatternThatBacktracksWithoutEndStopsAndKeepsTheRequestLocal) {
   ASSERT_TRUE(r.ok());
   const std::string evil = std::string(40, 'a') + "b";
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_NE(privacy_hold(*r, evil, false), "");       // a hit limit holds the request local
-  EXPECT_EQ(rules_escalation(*r, evil, false), "");   // and escalates nothing
+  EXPECT_NE(privacy_hold(*r, evil, false), "");      // a hit limit holds the request local
+  EXPECT_EQ(rules_escalation(*r, evil, false), "");  // and escalates nothing
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
   EXPECT_NE(privacy_hold(*r, std::string("\xff\xfe"), false), "");  // invalid UTF-8 too
 }
 
 TEST(Upstreams, ParseAndErrors) {
-  auto u = parse_upstreams(R"({"upstreams": [{"name": "c", "base_url": "https://api.example.com/v1/", "model": "m",
+  auto u =
+      parse_upstreams(R"({"upstreams": [{"name": "c", "base_url": "https://api.example.com/v1/", "model": "m",
       "api_key_env": "KEY", "input_price": 2.5, "output_price": 10}]})",
-                           "u.json");
+                      "u.json");
   ASSERT_TRUE(u.ok()) << u.error().message;
   EXPECT_EQ((*u)[0].base_url, "https://api.example.com/v1");
   EXPECT_DOUBLE_EQ(upstream_cost((*u)[0], 1000, 100), (1000 * 2.5 + 100 * 10) / 1e6);
@@ -84,14 +89,17 @@ TEST(Upstreams, ParseAndErrors) {
     auto r = parse_upstreams(t, "u.json");
     return r.ok() ? std::string() : r.error().message;
   };
-  EXPECT_NE(err(R"([{"name": "c", "base_url": "ftp://x", "model": "m"}])").find("upstream 1 ('c'): 'base_url'"),
-            std::string::npos);
+  EXPECT_NE(
+      err(R"([{"name": "c", "base_url": "ftp://x", "model": "m"}])").find("upstream 1 ('c'): 'base_url'"),
+      std::string::npos);
   EXPECT_NE(err(R"([{"name": "c", "base_url": "http://x"}])").find("'model' is missing"), std::string::npos);
-  EXPECT_NE(err(R"([{"name": "c", "base_url": "http://x", "model": "m", "timeout_s": -1}])").find("timeout_s"),
-            std::string::npos);
-  EXPECT_NE(err(R"([{"name": "c", "base_url": "http://x", "model": "m"}, {"name": "c", "base_url": "http://y", "model": "m"}])")
-                .find("used twice"),
-            std::string::npos);
+  EXPECT_NE(
+      err(R"([{"name": "c", "base_url": "http://x", "model": "m", "timeout_s": -1}])").find("timeout_s"),
+      std::string::npos);
+  EXPECT_NE(
+      err(R"([{"name": "c", "base_url": "http://x", "model": "m"}, {"name": "c", "base_url": "http://y", "model": "m"}])")
+          .find("used twice"),
+      std::string::npos);
   EXPECT_NE(err("{}").find("expected an array"), std::string::npos);
 }
 
@@ -128,12 +136,14 @@ TEST(Upstreams, ChatAnswersErrorsAndTimeouts) {
   std::string seen;
   FakeUpstream ok([&](const httplib::Request& q, httplib::Response& s) {
     seen = q.body + " auth=" + q.get_header_value("Authorization");
-    s.set_content(R"({"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    s.set_content(
+        R"({"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
                       "usage": {"prompt_tokens": 1000, "completion_tokens": 500}})",
-                  "application/json");
+        "application/json");
   });
   Upstream u = ok.upstream();
-  auto r = chat_upstream(u, R"({"model": "router", "stream": true, "messages": [{"role": "user", "content": "x"}]})");
+  auto r = chat_upstream(
+      u, R"({"model": "router", "stream": true, "messages": [{"role": "user", "content": "x"}]})");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->content, "hi");
   EXPECT_EQ(r->finish_reason, "stop");
@@ -161,7 +171,8 @@ TEST(Upstreams, ChatAnswersErrorsAndTimeouts) {
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("HTTP 429: rate limit reached"), std::string::npos);
 
-  FakeUpstream odd([](const httplib::Request&, httplib::Response& s) { s.set_content("[1, 2]", "application/json"); });
+  FakeUpstream odd(
+      [](const httplib::Request&, httplib::Response& s) { s.set_content("[1, 2]", "application/json"); });
   auto o = chat_upstream(odd.upstream(), R"({"messages": []})");
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.error().message.find("not a chat completion"), std::string::npos);

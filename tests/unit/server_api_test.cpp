@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "minnow/engine.h"
 #include "minnow/store.h"
 #include "server/server.h"
 #include "server_fixture.h"
@@ -317,6 +318,60 @@ TEST_F(ServerApi, OpenAiEchoWithLogprobsScoresThePrompt) {
   for (const auto& [key, arr] : parts.items()) EXPECT_EQ(arr, e[key]) << key;
 }
 
+// lm-evaluation-harness sends token ids, and several prompts per request: ids are taken as they
+// are (the string's ids give the string's answer), and a batch answers each prompt as it is
+// answered alone, its choices in prompt order.
+TEST_F(ServerApi, OpenAiCompletionPromptsAsTokenIdsAndSeveralPrompts) {
+  const std::string prompt = "the heron";
+  auto model = Model::load((root_ / "tiny.gguf").string(), {});
+  ASSERT_TRUE(model.ok());
+  auto ids = (*model)->tokenize(prompt, true, false);
+  ASSERT_TRUE(ids.ok());
+  const json by_text = post_json("/v1/completions", {{"model", "tiny"}, {"prompt", prompt}, {"echo", true},
+                                                     {"logprobs", 2}, {"max_tokens", 0}});
+  for (const json& form : {json(*ids), json::array({*ids})}) {
+    const json by_ids = post_json("/v1/completions", {{"model", "tiny"}, {"prompt", form}, {"echo", true},
+                                                      {"logprobs", 2}, {"max_tokens", 0}});
+    EXPECT_EQ(by_ids["choices"][0]["text"], prompt);
+    EXPECT_EQ(by_ids["choices"][0]["logprobs"], by_text["choices"][0]["logprobs"]);
+  }
+  const json gen = {{"model", "tiny"}, {"temperature", 0}, {"max_tokens", 5}, {"n", 2}};
+  json a = gen, b = gen, both = gen;
+  a["prompt"] = prompt;
+  b["prompt"] = "a crane";
+  both["prompt"] = {prompt, "a crane"};
+  const json ja = post_json("/v1/completions", a), jb = post_json("/v1/completions", b);
+  const json jboth = post_json("/v1/completions", both);
+  ASSERT_EQ(jboth["choices"].size(), 4u) << jboth.dump();
+  for (int i = 0; i < 4; ++i) {
+    const json& alone = (i < 2 ? ja : jb)["choices"][i % 2];
+    EXPECT_EQ(jboth["choices"][i]["index"], i);
+    EXPECT_EQ(jboth["choices"][i]["text"], alone["text"]) << i;
+  }
+  EXPECT_EQ(jboth["usage"]["prompt_tokens"], ja["usage"]["prompt_tokens"].get<int>() + jb["usage"]["prompt_tokens"].get<int>());
+  EXPECT_EQ(jboth["usage"]["completion_tokens"], 20);
+  // Token-id batches (one prompt's ids and the string's) answer alike.
+  json mixed = gen;
+  mixed["prompt"] = {*ids, *ids};
+  const json jm = post_json("/v1/completions", mixed);
+  ASSERT_EQ(jm["choices"].size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(jm["choices"][i]["text"], ja["choices"][i % 2]["text"]) << i;
+  // Bad ids, a bad prompt among several, and streaming a batch are 400s.
+  struct Bad {
+    json prompt;
+    bool stream;
+    const char* needle;
+  };
+  for (const Bad& c : {Bad{json::array({1, -3}), false, "integers >= 0"},
+                       Bad{json::array({1, 1 << 30}), false, "outside the vocabulary"},
+                       Bad{json::array({"x", 42}), false, "must be a string, token ids"},
+                       Bad{json::array({"x", "y"}), true, "several prompts"}}) {
+    json body = {{"model", "tiny"}, {"prompt", c.prompt}, {"stream", c.stream}};
+    const json e = post_json("/v1/completions", body, 400);
+    EXPECT_NE(e["error"]["message"].get<std::string>().find(c.needle), std::string::npos) << e.dump();
+  }
+}
+
 TEST_F(ServerApi, ModelManagement) {
   post_json("/api/generate", {{"model", "tiny"}, {"prompt", "x"}, {"options", kGreedy}, {"stream", false}});
   json ps = get_json("/api/ps");
@@ -385,6 +440,7 @@ TEST_F(ServerApi, MalformedRequestsAreClientErrors) {
        400, "max_tokens"},
       {"/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"n":1000})", 400, "'n'"},
       {"/v1/completions", R"({"model":"tiny","prompt":42})", 400, "'prompt' must be a string"},
+      {"/v1/completions", R"({"model":"tiny","prompt":[]})", 400, "'prompt' must be a string"},
       {"/v1/completions", R"({"model":"tiny","prompt":"x","echo":true,"logprobs":6})", 400, "'logprobs'"},
       {"/v1/completions", R"({"model":"tiny","prompt":"x","max_tokens":-1})", 400, "'max_tokens'"},
       {"/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"max_tokens":0})", 400,
