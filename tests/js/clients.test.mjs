@@ -13,19 +13,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './serve.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.MINNOW_BINARY;
 const stories = path.join(process.env.MINNOW_SHARED_DIR ?? '', 'models/stories260K.gguf');
-if (!fs.existsSync(path.join(here, 'node_modules/openai')) || !fs.existsSync(path.join(here, 'node_modules/ollama'))) {
-  console.log('SKIP: the openai and ollama clients are not installed (npm ci in tests/js)');
-  process.exit(77);
-}
-if (!binary || !fs.existsSync(binary) || !fs.existsSync(stories)) {
-  console.log(`SKIP: needs MINNOW_BINARY and ${stories}`);
-  process.exit(77);
-}
+requireOrSkip(['openai', 'ollama'], [stories], stories);
 const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
 const { startServe } = await import('./serve.mjs');

@@ -13,22 +13,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './serve.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.MINNOW_BINARY;
 const shared = process.env.MINNOW_SHARED_DIR ?? '';
 const stories = path.join(shared, 'models/stories260K.gguf');
-for (const pkg of ['openai', 'ollama']) {
-  if (!fs.existsSync(path.join(here, 'node_modules', pkg))) {
-    console.log(`SKIP: the ${pkg} package is not installed (npm ci in tests/js)`);
-    process.exit(77);
-  }
-}
-if (!binary || !fs.existsSync(binary) || !fs.existsSync(stories)) {
-  console.log(`SKIP: needs MINNOW_BINARY and ${stories}`);
-  process.exit(77);
-}
+requireOrSkip(['openai', 'ollama'], [stories], stories);
 const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
 const { startServe } = await import('./serve.mjs');

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.MINNOW_BINARY;
@@ -19,16 +20,7 @@ const models = {
   'tiny-llama': path.join(shared, 'reference/tiny-llama-q8_0.gguf'),
   'tiny-qwen2': path.join(shared, 'reference/tiny-qwen2-f32.gguf'),
 };
-for (const pkg of ['openai', 'ollama', 'ajv', 'ajv-formats']) {
-  if (!fs.existsSync(path.join(here, 'node_modules', pkg))) {
-    console.log(`SKIP: the ${pkg} package is not installed (npm ci in tests/js)`);
-    process.exit(77);
-  }
-}
-if (!binary || !fs.existsSync(binary) || Object.values(models).some((m) => !fs.existsSync(m))) {
-  console.log(`SKIP: needs MINNOW_BINARY and the models of ${shared}`);
-  process.exit(77);
-}
+requireOrSkip(['openai', 'ollama', 'ajv', 'ajv-formats'], Object.values(models), `the models of ${shared}`);
 const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
 const { default: Ajv2020 } = await import('ajv/dist/2020.js');

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.MINNOW_BINARY;
@@ -22,16 +23,8 @@ const templates = {
   mistral: path.join(shared, 'templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'),
   phi4: path.join(here, '../data/templates/phi4-mini-tools.jinja'),
 };
-for (const pkg of ['openai', 'ollama', 'ajv']) {
-  if (!fs.existsSync(path.join(here, 'node_modules', pkg))) {
-    console.log(`SKIP: the ${pkg} package is not installed (npm ci in tests/js)`);
-    process.exit(77);
-  }
-}
-if (!binary || !fs.existsSync(binary) || ![stories, ...Object.values(templates)].every((f) => fs.existsSync(f))) {
-  console.log(`SKIP: needs MINNOW_BINARY, ${stories} and the chat templates of ${shared}/templates`);
-  process.exit(77);
-}
+requireOrSkip(['openai', 'ollama', 'ajv'], [stories, ...Object.values(templates)],
+  `${stories} and the chat templates of ${shared}/templates`);
 const { default: OpenAI } = await import('openai');
 const { Ollama } = await import('ollama');
 const { default: Ajv2020 } = await import('ajv/dist/2020.js');
