@@ -69,7 +69,8 @@ double token_f1(std::string_view answer, std::string_view expected);
 // values it has equal (JSON equality: 1 and 1.0 are equal, "1" is not). An expected value that
 // is not an object must equal the whole answer. An answer that is not JSON scores 0.
 double json_field_match(std::string_view answer, std::string_view expected_json);
-// 1 when the pattern (ECMAScript syntax) matches anywhere in the answer (anchor with ^ $).
+// 1 when the pattern (PCRE2 syntax, minnow/router.h's PatternSet: bounded backtracking, a
+// pattern that hits the limit scores 0) matches anywhere in the answer (anchor with ^ $).
 // Errors: a pattern that does not compile.
 Result<double> regex_match(std::string_view answer, const std::string& pattern);
 

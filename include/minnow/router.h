@@ -32,7 +32,8 @@ enum class RoutePolicy { kLocal, kRules, kClassifier, kCascade };
 const char* route_policy_name(RoutePolicy p);
 
 // Regexes (PCRE2 syntax, UTF-8) compiled once; matching is bounded (a pattern that backtracks
-// without end stops and counts as a match for privacy patterns, as no match for escalation).
+// without end stops, and counts as the caller says: a match for privacy patterns, none for
+// escalation). Shared with `minnow eval`'s regex metric, which scores model output with them.
 class PatternSet {
  public:
   static Result<PatternSet> compile(const std::vector<std::string>& patterns, const std::string& what);

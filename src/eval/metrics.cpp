@@ -1,12 +1,13 @@
 // Scoring an answer against an example's expected text: exact match, label accuracy, SQuAD's
-// token F1, JSON field match and regex. Each is documented, with its normalization, in eval.h.
+// token F1, JSON field match and regex (PCRE2, bounded). Each is documented, with its
+// normalization, in eval.h.
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "minnow/eval.h"
+#include "minnow/router.h"
 
 namespace minnow {
 namespace {
@@ -131,13 +132,11 @@ double json_field_match(std::string_view answer, std::string_view expected_json)
 }
 
 Result<double> regex_match(std::string_view answer, const std::string& pattern) {
-  // std::regex reports a bad pattern by throwing; the library does not let it escape.
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return std::regex_search(answer.begin(), answer.end(), re) ? 1.0 : 0.0;
-  } catch (const std::regex_error& e) {
-    return make_error("regex '%s': %s", pattern.c_str(), e.what());
-  }
+  // The router's patterns: PCRE2 with a match limit, so that a pattern backtracking without end
+  // on a long answer stops (and scores 0) instead of hanging the run.
+  auto set = PatternSet::compile({pattern}, "regex");
+  if (!set) return set.error();
+  return set->first_match(answer, /*on_limit=*/false) >= 0 ? 1.0 : 0.0;
 }
 
 }  // namespace minnow

@@ -59,8 +59,10 @@ Result<PatternSet> PatternSet::compile(const std::vector<std::string>& patterns,
       std::string msg(256, '\0');
       pcre2_get_error_message(err, reinterpret_cast<PCRE2_UCHAR*>(msg.data()), msg.size());
       msg.resize(msg.find('\0'));
-      return make_error("%s %zu ('%s'): %s at offset %zu", what.c_str(), i + 1, patterns[i].c_str(),
-                        msg.c_str(), static_cast<size_t>(at));
+      // "escalate_patterns 2 ('x'): ..." in a list; "regex 'x': ..." for a pattern alone.
+      const std::string which = patterns.size() > 1 ? strfmt("%s %zu ('%s')", what.c_str(), i + 1, patterns[i].c_str())
+                                                    : strfmt("%s '%s'", what.c_str(), patterns[i].c_str());
+      return make_error("%s: %s at offset %zu", which.c_str(), msg.c_str(), static_cast<size_t>(at));
     }
     s.impl_->codes.push_back(code);
     s.impl_->patterns.push_back(patterns[i]);

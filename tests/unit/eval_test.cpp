@@ -56,6 +56,11 @@ TEST(EvalMetrics, Regex) {
   auto bad = regex_match("x", "(");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("regex '('"), std::string::npos) << bad.error().message;
+  // A pattern that backtracks without end on a long answer stops at the match limit (scores 0);
+  // std::regex took exponential time (or its recursion the stack) here.
+  const std::string answer = std::string(5000, 'a') + "b";
+  EXPECT_EQ(*regex_match(answer, "^(a+)+$"), 0);
+  EXPECT_EQ(*regex_match(answer, "a{3}b"), 1);
 }
 
 TEST(EvalMetrics, ParseMetricNames) {
