@@ -3,6 +3,7 @@
 // logprobs and n > 1, echo with the prompt's logprobs (log-likelihood scoring), prompts as token
 // ids and several prompts in one request; /v1/models.
 // Errors are {"error": {"message", "type", "param", "code"}}.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -437,6 +438,13 @@ void several_prompts(State& state, const httplib::Request& req, httplib::Respons
   const json& prompts = body["prompt"];
   if (prompts.size() > kMaxPrompts)
     return openai_error(res, 400, strfmt("'prompt' has %zu prompts, at most %zu", prompts.size(), kMaxPrompts));
+  // Each one a string or token ids, checked here: a nested array would otherwise be a batch of
+  // batches, each level multiplying the requests.
+  for (const json& one : prompts) {
+    const bool ids = one.is_array() && std::all_of(one.begin(), one.end(), [](const json& v) { return v.is_number(); });
+    if (!one.is_string() && !ids)
+      return openai_error(res, 400, "'prompt' must be a string, token ids, or an array of them");
+  }
   std::vector<httplib::Response> out(prompts.size());
   std::atomic<size_t> next{0};
   auto work = [&] {

@@ -365,6 +365,8 @@ TEST_F(ServerApi, OpenAiCompletionPromptsAsTokenIdsAndSeveralPrompts) {
   for (const Bad& c : {Bad{json::array({1, -3}), false, "integers >= 0"},
                        Bad{json::array({1, 1 << 30}), false, "outside the vocabulary"},
                        Bad{json::array({"x", 42}), false, "must be a string, token ids"},
+                       Bad{json::array({json::array({json::array({1}), json::array({1})}), json::array({1})}), false,
+                           "must be a string, token ids"},
                        Bad{json::array({"x", "y"}), true, "several prompts"}}) {
     json body = {{"model", "tiny"}, {"prompt", c.prompt}, {"stream", c.stream}};
     const json e = post_json("/v1/completions", body, 400);
