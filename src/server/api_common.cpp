@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <mutex>
 #include <random>
 
 #include "minnow/structured.h"
@@ -306,6 +307,17 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 
 std::string rfc3339_now() {
   return rfc3339(std::chrono::system_clock::now());
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string new_id(const char* prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  std::lock_guard lk(mu);
+  return strfmt("%s-%016llx", prefix, static_cast<unsigned long long>(rng()));
 }
 
 Result<std::vector<int32_t>> chat_prompt(const LoadedModel& m, std::vector<ChatMessage> messages,

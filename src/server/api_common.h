@@ -80,6 +80,11 @@ Result<std::vector<ChatMessage>> parse_messages(const json& messages);
 std::string rfc3339(std::chrono::system_clock::time_point t);
 std::string rfc3339_now();
 
+// OpenAI's "created" (seconds since the epoch) and a random id with its object's prefix
+// ("chatcmpl-...").
+int64_t unix_now();
+std::string new_id(const char* prefix);
+
 // The tools a chat request offers and what it lets the model do with them.
 struct ToolUse {
   std::vector<ToolSpec> tools;

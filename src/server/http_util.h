@@ -39,6 +39,20 @@ inline std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// A request the server makes of its own handlers on behalf of `original` (a router's local
+// answer, one prompt of a batch): a POST of body to path, carrying the original connection's
+// addresses, so that a client that leaves stops the work done for it (ClientWatch).
+inline httplib::Request internal_request(const httplib::Request& original, const std::string& path,
+                                         std::string body) {
+  httplib::Request q;
+  q.method = "POST";
+  q.path = path;
+  q.body = std::move(body);
+  q.remote_addr = original.remote_addr, q.remote_port = original.remote_port;
+  q.local_addr = original.local_addr, q.local_port = original.local_port;
+  return q;
+}
+
 void add_ollama_routes(httplib::Server& http, State& state);
 
 // Shared by the Ollama handlers (ollama_api.cpp, embed_api.cpp): the request's keep_alive into the

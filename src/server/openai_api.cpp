@@ -20,17 +20,6 @@
 namespace minnow::server {
 namespace {
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string new_id(const char* prefix) {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard lk(mu);
-  return strfmt("%s-%016llx", prefix, static_cast<unsigned long long>(rng()));
-}
-
 json bytes_of(const std::string& s) {
   json b = json::array();
   for (unsigned char c : s) b.push_back(static_cast<int>(c));
@@ -341,18 +330,21 @@ void routed_chat(State& state, const httplib::Request& req, httplib::Response& r
                  const json& body) {
   const bool stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
   const bool include_usage = stream && body.contains("stream_options") && body["stream_options"].is_object() &&
-                             body["stream_options"].value("include_usage", false);
+                             body["stream_options"].contains("include_usage") &&
+                             body["stream_options"]["include_usage"] == true;
   Routed routed = route_chat(state, req, r, body);
   set_routed_headers(res, routed);
   if (routed.status != 200 || !stream) return send_json(res, routed.status, routed.body);
   const json& a = routed.body;
-  json chunk = {{"id", a.value("id", new_id("chatcmpl"))}, {"object", "chat.completion.chunk"},
-                {"created", a.value("created", unix_now())}, {"model", r.name}, {"minnow", a["minnow"]}};
+  json chunk = {{"id", a["id"]}, {"object", "chat.completion.chunk"}, {"created", a["created"]}, {"model", r.name},
+                {"minnow", a["minnow"]}};
   std::string out;
-  const json& choices = a.contains("choices") && a["choices"].is_array() ? a["choices"] : json::array();
+  // The answer is a chat completion of our own making (route_chat: the local handler's, or an
+  // upstream's rebuilt): each choice has a message with content.
+  const json& choices = a["choices"];
   for (size_t i = 0; i < choices.size(); ++i) {
-    const json& msg = choices[i].contains("message") ? choices[i]["message"] : json::object();
-    json delta = {{"role", "assistant"}, {"content", msg.contains("content") ? msg["content"] : json("")}};
+    const json& msg = choices[i]["message"];
+    json delta = {{"role", "assistant"}, {"content", msg["content"]}};
     if (msg.contains("tool_calls")) {
       delta["tool_calls"] = msg["tool_calls"];
       for (size_t k = 0; k < delta["tool_calls"].size(); ++k) delta["tool_calls"][k]["index"] = k;
@@ -451,11 +443,7 @@ void several_prompts(State& state, const httplib::Request& req, httplib::Respons
     for (size_t i = next++; i < prompts.size(); i = next++) {
       json one = body;
       one["prompt"] = prompts[i];
-      httplib::Request q;
-      q.method = req.method, q.path = req.path, q.body = one.dump();
-      q.remote_addr = req.remote_addr, q.remote_port = req.remote_port;
-      q.local_addr = req.local_addr, q.local_port = req.local_port;
-      handle_completions(state, q, out[i]);
+      handle_completions(state, internal_request(req, req.path, one.dump()), out[i]);
     }
   };
   const size_t n_threads = std::min(prompts.size(), static_cast<size_t>(std::max(1, state.options.n_parallel)));

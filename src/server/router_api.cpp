@@ -6,6 +6,7 @@
 #include "server/router_api.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "server/http_util.h"
 
@@ -51,8 +52,9 @@ struct LocalAnswer {
   int status = 0;
   json body;  // the chat completion, or the error
   std::string content;
-  double mean_logprob = 0;
-  bool has_logprobs = false;
+  // Of its tokens (when asked for): -infinity for none, so that an empty answer escalates, as
+  // `minnow eval`'s curve counts it.
+  double mean_logprob = -INFINITY;
   int prompt_tokens = 0, completion_tokens = 0;
 };
 
@@ -65,26 +67,19 @@ LocalAnswer ask_local(State& state, const httplib::Request& original, const std:
   request.erase("stream_options");
   request.erase("local_only");
   if (with_logprobs) request["logprobs"] = true;
-  httplib::Request q;
-  q.method = "POST";
-  q.path = "/v1/chat/completions";
-  q.body = request.dump();
-  q.remote_addr = original.remote_addr, q.remote_port = original.remote_port;
-  q.local_addr = original.local_addr, q.local_port = original.local_port;
   httplib::Response s;
-  openai_chat(state, q, s);
+  openai_chat(state, internal_request(original, "/v1/chat/completions", request.dump()), s);
   LocalAnswer a;
   a.status = s.status;
   a.body = json::parse(s.body, nullptr, false);
   if (a.status != 200 || !a.body.is_object()) return a;
   const json& choice = a.body["choices"][0];
   if (choice["message"]["content"].is_string()) a.content = choice["message"]["content"];
-  if (with_logprobs && choice.contains("logprobs") && choice["logprobs"].is_object()) {
+  if (with_logprobs && choice["logprobs"].is_object() && !choice["logprobs"]["content"].empty()) {
     const json& lp = choice["logprobs"]["content"];
     double sum = 0;
     for (const json& t : lp) sum += t["logprob"].get<double>();
-    a.has_logprobs = true;
-    a.mean_logprob = lp.empty() ? 0 : sum / static_cast<double>(lp.size());
+    a.mean_logprob = sum / static_cast<double>(lp.size());
   }
   a.prompt_tokens = a.body["usage"]["prompt_tokens"];
   a.completion_tokens = a.body["usage"]["completion_tokens"];
@@ -95,6 +90,48 @@ bool wants_json(const json& body) {
   if (!body.contains("response_format") || !body["response_format"].is_object()) return false;
   const json& t = body["response_format"]["type"];
   return t == "json_schema" || t == "json_object";
+}
+
+// The upstream's answer in the shape the handlers read: its choices' text, tool calls, finish
+// reasons and logprobs, the usage chat_upstream read, our ids where its own are not OpenAI's.
+// An upstream is untrusted input: fields of an unexpected type are dropped, not passed on to
+// trip the API wrappers.
+json upstream_answer(const json& raw, const UpstreamReply& reply, const std::string& model) {
+  auto str = [](const json& o, const char* key) {
+    return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+  };
+  json choices = json::array();
+  for (const json& c : raw["choices"]) {  // chat_upstream checked that choices[0] has a message
+    if (!c.is_object() || !c.contains("message") || !c["message"].is_object()) continue;
+    const json& m = c["message"];
+    json msg = {{"role", "assistant"}, {"content", m.contains("content") && m["content"].is_string() ? m["content"] : json()}};
+    json calls = json::array();
+    for (const json& t : m.contains("tool_calls") && m["tool_calls"].is_array() ? m["tool_calls"] : json::array()) {
+      if (!t.is_object() || !t.contains("function") || str(t["function"], "name").empty()) continue;
+      const json& f = t["function"];
+      const std::string args = f.contains("arguments") && !f["arguments"].is_string() ? f["arguments"].dump()
+                               : f.contains("arguments")                                ? str(f, "arguments")
+                                                                                        : "{}";
+      calls.push_back(
+          {{"id", str(t, "id")}, {"type", "function"}, {"function", {{"name", str(f, "name")}, {"arguments", args}}}});
+    }
+    if (!calls.empty()) msg["tool_calls"] = std::move(calls);
+    const std::string finish = str(c, "finish_reason");
+    choices.push_back({{"index", choices.size()},
+                       {"message", std::move(msg)},
+                       {"logprobs", c.contains("logprobs") && c["logprobs"].is_object() ? c["logprobs"] : json()},
+                       {"finish_reason", finish.empty() ? "stop" : finish}});
+  }
+  const std::string id = str(raw, "id");
+  return {{"id", id.empty() ? new_id("chatcmpl") : id},
+          {"object", "chat.completion"},
+          {"created", raw.contains("created") && raw["created"].is_number_integer() ? raw["created"] : json(unix_now())},
+          {"model", model},
+          {"choices", std::move(choices)},
+          {"usage",
+           {{"prompt_tokens", reply.prompt_tokens},
+            {"completion_tokens", reply.completion_tokens},
+            {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}};
 }
 
 const Upstream* find_upstream(const State& state, const std::string& name) {
@@ -152,7 +189,7 @@ Routed route_chat(State& state, const httplib::Request& req, const RouterDef& r,
       return out;
     }
     meta["confidence"] = local.mean_logprob;
-    if (local.has_logprobs && local.mean_logprob < r.threshold) {
+    if (local.mean_logprob < r.threshold) {
       reason = strfmt("the local answer's mean token log-probability %.4f is below the threshold %.4f",
                       local.mean_logprob, r.threshold);
     } else if (wants_json(body) && json::parse(local.content, nullptr, false).is_discarded()) {
@@ -164,13 +201,12 @@ Routed route_chat(State& state, const httplib::Request& req, const RouterDef& r,
     meta["reason"] = reason;
     auto reply = chat_upstream(*up, body.dump());
     if (reply.ok()) {
-      json answer = json::parse(reply->body, nullptr, false);
+      json answer = upstream_answer(json::parse(reply->body, nullptr, false), *reply, r.name);
       m.escalated++;
       m.upstream_cost_micro_usd += static_cast<uint64_t>(reply->cost * 1e6 + 0.5);
       meta["answered_by"] = "upstream";
       meta["upstream"] = up->name;
       meta["cost_usd"] = reply->cost;
-      answer["model"] = r.name;
       answer["minnow"] = meta;
       out.status = 200, out.body = std::move(answer), out.answered_by = "upstream:" + up->name;
       return out;

@@ -49,7 +49,12 @@ const upstream = http.createServer((req, res) => {
       usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
     });
     const send = () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(answer);
-    if (req.url.startsWith('/slow/')) setTimeout(send, 3000);
+    // /odd/v1: a chat completion with fields of unexpected types; /junk/v1: not one at all.
+    const odd = JSON.stringify({ id: 7, created: 'today', choices: [{ message: { content: `ODD: ${last}`,
+      tool_calls: 'none' }, finish_reason: 5, logprobs: 'x' }, 'not a choice'], usage: { prompt_tokens: 'many' } });
+    if (req.url.startsWith('/odd/')) res.writeHead(200, { 'Content-Type': 'application/json' }).end(odd);
+    else if (req.url.startsWith('/junk/')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('[1, 2]');
+    else if (req.url.startsWith('/slow/')) setTimeout(send, 3000);
     else send();
   });
 });
@@ -97,6 +102,8 @@ before(async () => {
         up('cloud', `http://127.0.0.1:${upPort}/v1`),
         up('dead', `http://127.0.0.1:${deadPort}/v1`, { timeout_s: 2 }),
         up('slow', `http://127.0.0.1:${upPort}/slow/v1`, { timeout_s: 0.5 }),
+        up('odd', `http://127.0.0.1:${upPort}/odd/v1`),
+        up('junk', `http://127.0.0.1:${upPort}/junk/v1`),
       ] }));
       const routers = path.join(store, 'routers');
       fs.mkdirSync(routers);
@@ -107,6 +114,8 @@ before(async () => {
       def('always', { policy: 'cascade', threshold: 0 });  // every answer is below 0: all escalate
       def('down', { policy: 'cascade', threshold: 0, upstream: 'dead' });
       def('slow', { policy: 'cascade', threshold: 0, upstream: 'slow' });
+      def('odd', { policy: 'cascade', threshold: 0, upstream: 'odd' });
+      def('junk', { policy: 'cascade', threshold: 0, upstream: 'junk' });
       def('rules', { policy: 'rules', rules: { max_prompt_chars: 60, escalate_patterns: ['(?i)\\blawyer\\b'] } });
       // An instruction under which stories260K labels these prompts both ways (greedy, so always
       // the same way): the test sees both the local and the escalated path.
@@ -124,7 +133,7 @@ after(() => {
   upstream.close();
 });
 
-const counts = { local: 0, escalated: 0, held: 0, errors: 0 };
+const counts = { local: 0, escalated: 0, held: 0, errors: 0, unpriced: 0 };  // unpriced: escalations without usage
 
 test('the cascade escalates exactly the answers below its threshold (openai client)', async () => {
   for (const d of direct) {
@@ -205,6 +214,35 @@ test('an upstream that is down or too slow: the local answer, flagged', async ()
   }
 });
 
+test('an upstream answering in odd shapes: what can be read is used, the rest dropped; junk falls back', async () => {
+  const d = direct[0];
+  const r = await openai.chat.completions.create({ model: 'odd', ...ask(d.prompt) });
+  assert.equal(r.minnow.answered_by, 'upstream');
+  assert.equal(r.choices.length, 1);
+  assert.equal(r.choices[0].message.content, `ODD: ${d.prompt}`);
+  assert.equal(r.choices[0].message.tool_calls, undefined);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(typeof r.id, 'string');
+  assert.equal(typeof r.created, 'number');
+  let text = '';
+  for await (const ch of await openai.chat.completions.create({ model: 'odd', ...ask(d.prompt), stream: true,
+    stream_options: { include_usage: true } }))
+    text += ch.choices[0]?.delta?.content ?? '';
+  assert.equal(text, `ODD: ${d.prompt}`);
+  const o = await ollama.chat({ model: 'odd', messages: ask(d.prompt).messages, options: { num_predict: 10 } });
+  assert.equal(o.message.content, `ODD: ${d.prompt}`);
+  assert.equal(o.prompt_eval_count, 0);
+  counts.escalated += 3;
+  counts.unpriced += 3;
+  const { data, response } = await openai.chat.completions.create({ model: 'junk', ...ask(d.prompt), temperature: 0 })
+    .withResponse();
+  assert.equal(data.minnow.answered_by, 'local');
+  assert.match(data.minnow.upstream_error, /not a chat completion/);
+  assert.equal(response.headers.get('x-minnow-fallback'), 'upstream-error');
+  counts.local++;
+  counts.errors++;
+});
+
 test('rules: a long prompt or a matching pattern escalates, others stay local', async () => {
   const cases = [
     ['Once upon a time', 'local'],
@@ -247,8 +285,8 @@ test('/metrics counts local and escalated answers, privacy holds and upstream er
   assert.equal(metric('minnow_router_held_local_total'), counts.held);
   assert.equal(metric('minnow_router_upstream_errors_total'), counts.errors);
   assert.equal(metric('minnow_router_fallbacks_total'), counts.errors);
-  // 20 prompt + 5 completion tokens at 2 and 8 USD per million per escalation.
-  assert.ok(Math.abs(metric('minnow_router_upstream_cost_usd') - counts.escalated * 80e-6) < 1e-9);
+  // 20 prompt + 5 completion tokens at 2 and 8 USD per million per escalation that reports usage.
+  assert.ok(Math.abs(metric('minnow_router_upstream_cost_usd') - (counts.escalated - counts.unpriced) * 80e-6) < 1e-9);
   assert.ok(metric('minnow_router_cost_saved_usd') > 0);
 });
 
@@ -256,7 +294,7 @@ test('routers are listed among the models', async () => {
   const ids = [];
   for await (const m of openai.models.list()) ids.push(m.id);
   assert.ok(ids.includes('stories:latest'), ids.join(' '));
-  for (const name of ['cascade', 'always', 'down', 'slow', 'rules', 'classify']) assert.ok(ids.includes(name), name);
+  for (const name of ['cascade', 'always', 'down', 'slow', 'odd', 'junk', 'rules', 'classify']) assert.ok(ids.includes(name), name);
   const one = await openai.models.retrieve('cascade');
   assert.equal(one.owned_by, 'router');
 });
