@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -95,19 +96,24 @@ Status write_router(const EvalResult& r, const std::vector<EvalModel>& models, c
     return make_error("--write-router: the router would escalate to '%s', which is not an upstream", c.large.c_str());
   if (!c.reached) return make_error("--write-router: no threshold reaches the target score %.3f", c.target_score);
   const std::string name = std::filesystem::path(file).stem().string();
-  const nlohmann::ordered_json def = {{"name", name},
-                                      {"local", c.local},
-                                      {"upstream", large->upstream.name},
-                                      {"policy", "cascade"},
-                                      {"threshold", std::min(0.0, c.at_target.threshold)}};
+  nlohmann::ordered_json def = {{"name", name}, {"local", c.local}, {"upstream", large->upstream.name}};
+  // -infinity: the target is met with nothing escalated (not even answers without tokens, which
+  // a cascade escalates at any finite threshold): the local policy says that exactly.
+  const double threshold = std::min(0.0, c.at_target.threshold);
+  if (std::isfinite(threshold)) {
+    def["policy"] = "cascade";
+    def["threshold"] = threshold;
+  } else {
+    def["policy"] = "local";
+  }
   const std::string text = def.dump(2) + "\n";
   std::ofstream out(file, std::ios::binary);
   if (!out.write(text.data(), static_cast<std::streamsize>(text.size())))
     return make_error("--write-router: cannot write '%s'", file.c_str());
   std::fprintf(stderr,
-               "minnow: wrote router '%s' to %s (threshold %.4f: %.1f%% escalated, score %.3f on these examples)\n",
-               name.c_str(), file.c_str(), std::min(0.0, c.at_target.threshold), 100 * c.at_target.share_escalated,
-               c.at_target.score);
+               "minnow: wrote router '%s' to %s (%s threshold %.4f: %.1f%% escalated, score %.3f on these examples)\n",
+               name.c_str(), file.c_str(), def["policy"].get<std::string>().c_str(), threshold,
+               100 * c.at_target.share_escalated, c.at_target.score);
   return {};
 }
 
