@@ -4,6 +4,7 @@
 //   build-kernels/bench/kernels_bench --benchmark_filter=VecDot
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "kernels/packed.h"
+#include "tensor/fp16.h"
 #include "tensor/quants.h"
 
 namespace minnow::kernels {
@@ -116,19 +118,21 @@ void gemm_bench(benchmark::State& state, Isa isa, DType t) {
       static_cast<double>(state.iterations()) * n * n_rows * n_tokens, benchmark::Counter::kIsRate);
 }
 
-// The packed-weight GEMM alone as one prompt work unit runs it: a 16-row group of a 576-wide
-// matrix (SmolLM2-135M's) against 256 tokens (~100 KB of activation tiles: L2), in
-// multiply-adds per second.
+// The packed-weight GEMM alone (one thread) on n_rows x 576 weights (SmolLM2-135M's width)
+// against a batch of tokens, in multiply-adds per second: 16 rows x 256 tokens is one prompt
+// work unit (~100 KB of activation tiles: L2); 576 / 49152 rows x 8 tokens are a decoding
+// batch's step with the weights in L2 / streaming, to compare with PackedMatmul.
 void packed_gemm_bench(benchmark::State& state, Isa isa, DType t) {
+  const int64_t n_rows = state.range(0), n_tokens = state.range(1);
   const KernelTable& kt = table(isa);
   const PackedGemmFn gemm = kt.packed_gemm[static_cast<size_t>(t)];
-  constexpr int64_t n = 576, n_rows = kPackRows, n_tokens = 256;
+  constexpr int64_t n = 576;
   const std::vector<uint8_t> row = quantized(t, random_floats(n, 1));
   std::vector<uint8_t> w(row.size() * n_rows);
   for (int64_t r = 0; r < n_rows; ++r) std::copy(row.begin(), row.end(), w.begin() + r * row.size());
   std::vector<uint8_t> packed_buf;
   void* aligned = aligned64(packed_buf, *packed_bytes(t, n, n_rows));
-  pack_groups(t, w.data(), n, n_rows, 0, 1, aligned);
+  pack_groups(t, w.data(), n, n_rows, 0, (n_rows + kPackRows - 1) / kPackRows, aligned);
   const GemmFns& g = kt.gemm[static_cast<size_t>(t)];
   const DType at = activation_type(t);
   const size_t a_row = *row_bytes(at, n);
@@ -136,11 +140,13 @@ void packed_gemm_bench(benchmark::State& state, Isa isa, DType t) {
   const std::vector<float> x = random_floats(n * n_tokens, 2);
   for (int64_t i = 0; i < n_tokens; ++i)
     kt.quantize_act[static_cast<size_t>(at)](x.data() + i * n, a.data() + i * a_row, n);
+  const int64_t n_tiles = (n_tokens + kGemmTokens - 1) / kGemmTokens;
   std::vector<uint8_t> tile_buf;
-  uint8_t* tiles = aligned64(tile_buf, g.tile_bytes(n) * (n_tokens / kGemmTokens));
-  for (int64_t i = 0; i < n_tokens / kGemmTokens; ++i)
-    g.pack_tile(n, a.data() + i * kGemmTokens * a_row, a_row, kGemmTokens, tiles + i * g.tile_bytes(n));
-  std::vector<float> y(n_rows * n_tokens);
+  uint8_t* tiles = aligned64(tile_buf, g.tile_bytes(n) * n_tiles);
+  for (int64_t i = 0; i < n_tiles; ++i)
+    g.pack_tile(n, a.data() + i * kGemmTokens * a_row, a_row, std::min(kGemmTokens, n_tokens - i * kGemmTokens),
+                tiles + i * g.tile_bytes(n));
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
   for (auto _ : state) {
     gemm(n, aligned, n_rows, tiles, n_tokens, y.data(), n_rows);
     benchmark::ClobberMemory();
@@ -217,6 +223,53 @@ void matmul_bench(benchmark::State& state, DType t) {
   state.SetLabel(isa_name(kt.isa));
 }
 
+// One decoding token's attention tile (3 query heads of 64 dims against their KV head, the
+// shape of SmolLM2-135M) over ctx keys of an f16 cache whose rows hold 3 KV heads, as a batch of
+// decoding sequences reads them: 64 MB of caches taken in turn, so the keys and values come
+// from memory (hot: one cache, in L2). Bytes/s of K and V rows read (this head's part of each
+// row).
+void attn_decode_bench(benchmark::State& state, Isa isa) {
+  const KernelTable& kt = table(isa);
+  if (!isa_available(isa) || kt.attn_tile_f16 == nullptr) {
+    state.SkipWithError("no attention tile kernel");
+    return;
+  }
+  const int ctx = static_cast<int>(state.range(0));
+  constexpr int64_t hd = 64, kv_stride = 3 * hd;
+  constexpr int heads = 3;
+  const size_t cache_halfs = static_cast<size_t>(ctx) * kv_stride;
+  const size_t n_caches =
+      state.range(1) ? 1 : std::max<size_t>(2, (size_t{64} << 20) / (cache_halfs * 2 * sizeof(uint16_t)));
+  std::vector<uint16_t> kv(2 * cache_halfs * n_caches);
+  const std::vector<float> f = random_floats(4096, 5);
+  for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(f[i % f.size()] * 0.5f);
+  const std::vector<float> q = random_floats(heads * hd, 6);
+  std::vector<float> out(heads * hd);
+  std::vector<float> work(static_cast<size_t>(attn_tile_work_floats(hd, heads)));
+  const int32_t first = 0, last = ctx - 1;
+  size_t next = 0;
+  for (auto _ : state) {
+    AttnTile<uint16_t> a{};
+    a.head_dim = hd;
+    a.n_tokens = 1;
+    a.n_heads = heads;
+    a.q = q.data();
+    a.out = out.data();
+    a.q_stride = heads * hd;
+    a.first = &first;
+    a.last = &last;
+    a.k = kv.data() + 2 * cache_halfs * next;
+    a.v = a.k + cache_halfs;
+    a.kv_stride = kv_stride;
+    a.ring = ctx;
+    a.scale = 0.125f;
+    kt.attn_tile_f16(a, work.data());
+    next = (next + 1) % n_caches;
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * ctx * 2 * hd * 2);
+}
+
 int register_all() {
   for (Isa isa : all_isas()) {
     for (DType t : kTypes) {
@@ -236,7 +289,13 @@ int register_all() {
     for (DType t : {DType::Q4_0, DType::Q8_0}) {
       if (!isa_available(isa) || table(isa).packed_gemm[static_cast<size_t>(t)] == nullptr) continue;
       benchmark::RegisterBenchmark((std::string("PackedGemm/") + isa_name(isa) + "/" + dtype_name(t)).c_str(),
-                                   [isa, t](benchmark::State& s) { packed_gemm_bench(s, isa, t); });
+                                   [isa, t](benchmark::State& s) { packed_gemm_bench(s, isa, t); })
+          ->ArgNames({"rows", "tokens"})
+          ->Args({16, 256})
+          ->Args({576, 64})
+          ->Args({16384, 64})
+          ->Args({576, 8})
+          ->Args({49152, 8});
     }
     for (DType t : {DType::Q4_0, DType::Q8_0}) {
       if (!isa_available(isa) || table(isa).packed_matmul[static_cast<size_t>(t)] == nullptr) continue;
@@ -248,6 +307,12 @@ int register_all() {
           ->Args({49152, 1})
           ->Args({49152, 8});
     }
+    benchmark::RegisterBenchmark((std::string("AttnDecode/") + isa_name(isa)).c_str(),
+                                 [isa](benchmark::State& s) { attn_decode_bench(s, isa); })
+        ->ArgNames({"ctx", "hot"})
+        ->Args({128, 0})
+        ->Args({1024, 0})
+        ->Args({1024, 1});
     for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
       benchmark::RegisterBenchmark(
           (std::string("QuantizeAct/") + isa_name(isa) + "/" + dtype_name(at)).c_str(),

@@ -179,7 +179,10 @@ void matmul_packed(const KernelTable& kt, ThreadPool& pool, DType wtype, std::sp
   if (n_rows * n_in * n_tokens < kParallelMinMacs) {
     for_part_groups(parts, 0, n_groups,
                     [&](const MatmulOut& p, int64_t g0, int64_t g1) { run(p, g0, g1, 0, n_tokens); });
-  } else if (n_tokens < kGemmMinTokens) {
+  } else if (n_tokens < kGemmMinTokens || (!use_gemm && n_tokens <= kGemmTokens)) {
+    // Decoding, and batches of decoding sequences (one pass of the kernel's token tile): runs of
+    // consecutive groups per thread, so each thread streams its own stretch of the weights (the
+    // kernel prefetches ahead within it) rather than every other group.
     pool.parallel_for(
         n_groups, rows_kernel_grain(n_rows, pool.size()) / kPackRows, [&](int64_t u0, int64_t u1) {
           for_part_groups(parts, u0, u1,

@@ -240,7 +240,11 @@ void attention_tiled(const Compute& c, const AttentionParams& p, int layer, std:
     for (int64_t k = (seqs[i].n_tokens + tokens - 1) / tokens - 1; k >= 0; --k)
       tiles.emplace_back(static_cast<int32_t>(i), k * tokens);
   const int64_t q_stride = static_cast<int64_t>(p.n_head) * hd;
-  c.pool.parallel_for(static_cast<int64_t>(tiles.size()) * head_tiles, 1, [&](int64_t begin, int64_t end) {
+  // With enough token tiles (a batch of decoding sequences), a thread takes all the KV heads of
+  // a tile in turn: a cache row holds every KV head, and the lines one head's reads pull in
+  // (with the hardware prefetcher's neighbours) are then still in that core's cache for the next.
+  const int64_t grain = static_cast<int64_t>(tiles.size()) >= 2 * static_cast<int64_t>(c.pool.size()) ? head_tiles : 1;
+  c.pool.parallel_for(static_cast<int64_t>(tiles.size()) * head_tiles, grain, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> work;  // the kernel's scratch, kept across calls
     work.resize(static_cast<size_t>(kernels::attn_tile_work_floats(hd, static_cast<int>(tokens) * heads)));
     int32_t first[kernels::kAttnTileRows], last[kernels::kAttnTileRows];

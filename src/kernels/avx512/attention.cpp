@@ -308,9 +308,70 @@ inline void decode_scores_any(int nh, int64_t hd, const float* q, const float* k
   }
 }
 
+// 16 elements (mask mk) of a K or V row from the cache, as floats.
+template <class E>
+[[gnu::always_inline]] inline __m512 load_kv(const E* p, __mmask16 mk) {
+  if constexpr (sizeof(E) == 2) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, p));
+  } else {
+    return _mm512_maskz_loadu_ps(mk, p);
+  }
+}
+
+// Decoding's value step for the heads [h0, h0 + nh) (nh <= kH) and NC vectors of dims from c:
+// o = o * factor + sum over the block's keys j in order of p_j * v_j, one FMA chain per element
+// as tile() has it. Keys outer, so each value row is read from the cache once for all heads.
+template <int NC, class E>
+void decode_values(const E* v, const int64_t* row, int j0, int j1, int64_t c, int64_t hd, int h0, int nh,
+                   const float* ps, const float* factor, float* out) {
+  constexpr int kH = 24 / NC;
+  __mmask16 mk[NC];
+  for (int i = 0; i < NC; ++i) {
+    const int64_t rem = hd - c - 16 * i;
+    mk[i] = rem >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << rem) - 1);
+  }
+  for (int g = 0; g < nh; g += kH) {
+    const int hn = nh - g < kH ? nh - g : kH;
+    __m512 acc[kH][NC];
+#pragma GCC unroll 24
+    for (int h = 0; h < kH; ++h) {
+      if (h >= hn) continue;
+      const float* o = out + (h0 + g + h) * hd + c;
+      const __m512 f = _mm512_set1_ps(factor[h0 + g + h]);
+#pragma GCC unroll 8
+      for (int i = 0; i < NC; ++i) {
+        acc[h][i] = _mm512_maskz_loadu_ps(mk[i], o + 16 * i);
+        if (factor[h0 + g + h] != 1.0f) acc[h][i] = _mm512_mul_ps(acc[h][i], f);
+      }
+    }
+    for (int j = j0; j < j1; ++j) {
+      __m512 vj[NC];
+#pragma GCC unroll 8
+      for (int i = 0; i < NC; ++i) vj[i] = load_kv(v + row[j] + c + 16 * i, mk[i]);
+#pragma GCC unroll 24
+      for (int h = 0; h < kH; ++h) {
+        if (h >= hn) continue;
+        const __m512 pj = _mm512_set1_ps(ps[(h0 + g + h) * kB + j]);
+#pragma GCC unroll 8
+        for (int i = 0; i < NC; ++i) acc[h][i] = _mm512_fmadd_ps(pj, vj[i], acc[h][i]);
+      }
+    }
+#pragma GCC unroll 24
+    for (int h = 0; h < kH; ++h) {
+      if (h >= hn) continue;
+      float* o = out + (h0 + g + h) * hd + c;
+#pragma GCC unroll 8
+      for (int i = 0; i < NC; ++i) _mm512_mask_storeu_ps(o + 16 * i, mk[i], acc[h][i]);
+    }
+  }
+}
+
 // Decoding: one token's heads (at most 16) with keys in lanes, each block's keys transposed to
-// [dim][key]; rows in lanes would leave 16 - n_heads lanes idle. Per row the arithmetic is
-// tile()'s (the same operations in the same order; the tests compare the two bit for bit).
+// [dim][key]; rows in lanes would leave 16 - n_heads lanes idle. Keys and values are read
+// straight from the cache (widened in registers): a decoding batch's caches are far larger than
+// the core's caches, and a copy would add a store and a load per element. Per row the
+// arithmetic is tile()'s (the same operations in the same order; the tests compare the two bit
+// for bit).
 template <class E>
 void decode(const AttnTile<E>& a, float* work) {
   const int64_t hd = a.head_dim;
@@ -318,8 +379,6 @@ void decode(const AttnTile<E>& a, float* work) {
   float* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(work) + 63) & ~uintptr_t{63});
   float* kt = base;                // [hd][kB] the block's keys transposed
   float* ps = base + 2 * hd * 16;  // [nh][kB] probabilities
-  float* kf = ps + kB * 16;        // [kB][hd] keys widened (f16 cache)
-  float* vf = kf + kB * hd;        // [kB][hd] values widened (f16 cache)
   const int32_t lo = a.first[0], hi = a.last[0];
   float m[16], l[16], factor[16];
   for (int h = 0; h < nh; ++h) {
@@ -329,28 +388,12 @@ void decode(const AttnTile<E>& a, float* work) {
   }
   const __m512 scale = _mm512_set1_ps(a.scale), cap = _mm512_set1_ps(a.softcap);
   const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
-  const float* krow[kB];
-  const float* vrow[kB];
+  int64_t row[kB];  // the block's rows' offsets in the cache
   __m512 s[16][2];
   for (int32_t kb0 = lo - lo % kB; kb0 <= hi; kb0 += kB) {
     const int j0 = lo > kb0 ? lo - kb0 : 0;
     const int j1 = hi - kb0 + 1 < kB ? hi - kb0 + 1 : kB;
-    for (int j = j0; j < j1; ++j) {
-      const int64_t row = static_cast<int64_t>((kb0 + j) % a.ring) * a.kv_stride;
-      if constexpr (sizeof(E) == 2) {
-        for (int64_t c = 0; c < hd; c += 16) {
-          const __mmask16 mk = hd - c >= 16 ? static_cast<__mmask16>(0xffff)
-                                            : static_cast<__mmask16>((1u << (hd - c)) - 1);
-          _mm512_mask_storeu_ps(kf + j * hd + c, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, a.k + row + c)));
-          _mm512_mask_storeu_ps(vf + j * hd + c, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, a.v + row + c)));
-        }
-        krow[j] = kf + j * hd;
-        vrow[j] = vf + j * hd;
-      } else {
-        krow[j] = a.k + row;
-        vrow[j] = a.v + row;
-      }
-    }
+    for (int j = j0; j < j1; ++j) row[j] = static_cast<int64_t>((kb0 + j) % a.ring) * a.kv_stride;
     for (int half = 0; half < 2; ++half) {
       for (int64_t c = 0; c < hd; c += 16) {
         const __mmask16 mk = hd - c >= 16 ? static_cast<__mmask16>(0xffff)
@@ -358,7 +401,7 @@ void decode(const AttnTile<E>& a, float* work) {
         __m512 r[16];
         for (int i = 0; i < 16; ++i) {
           const int j = 16 * half + i;
-          r[i] = j >= j0 && j < j1 ? _mm512_maskz_loadu_ps(mk, krow[j] + c) : _mm512_setzero_ps();
+          r[i] = j >= j0 && j < j1 ? load_kv(a.k + row[j] + c, mk) : _mm512_setzero_ps();
         }
         transpose16(r);
         for (int i = 0; i < 16 && c + i < hd; ++i) _mm512_store_ps(kt + (c + i) * kB + 16 * half, r[i]);
@@ -395,25 +438,16 @@ void decode(const AttnTile<E>& a, float* work) {
       const float t1 = _mm_cvtss_f32(t2) + _mm_cvtss_f32(_mm_shuffle_ps(t2, t2, 1));
       l[h] = l[h] * factor[h] + t1;
     }
-    for (int h = 0; h < nh; ++h) {
-      float* o = a.out + h * hd;
-      const __m512 f = _mm512_set1_ps(factor[h]);
-      for (int64_t c = 0; c < hd; c += 128) {
-        __m512 acc[8];
-        const int nc = static_cast<int>((hd - c + 15) / 16 < 8 ? (hd - c + 15) / 16 : 8);
-        __mmask16 mk[8];
-        for (int i = 0; i < nc; ++i) {
-          const int64_t rem = hd - c - 16 * i;
-          mk[i] = rem >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << rem) - 1);
-          acc[i] = _mm512_maskz_loadu_ps(mk[i], o + c + 16 * i);
-          if (factor[h] != 1.0f) acc[i] = _mm512_mul_ps(acc[i], f);
-        }
-        for (int j = j0; j < j1; ++j) {
-          const __m512 pj = _mm512_set1_ps(ps[h * kB + j]);
-          for (int i = 0; i < nc; ++i)
-            acc[i] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mk[i], vrow[j] + c + 16 * i), acc[i]);
-        }
-        for (int i = 0; i < nc; ++i) _mm512_mask_storeu_ps(o + c + 16 * i, mk[i], acc[i]);
+    for (int64_t c = 0; c < hd; c += 128) {
+      switch ((hd - c + 15) / 16 < 8 ? (hd - c + 15) / 16 : 8) {
+        case 1: decode_values<1>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 2: decode_values<2>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 3: decode_values<3>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 4: decode_values<4>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 5: decode_values<5>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 6: decode_values<6>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        case 7: decode_values<7>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
+        default: decode_values<8>(a.v, row, j0, j1, c, hd, 0, nh, ps, factor, a.out); break;
       }
     }
   }
