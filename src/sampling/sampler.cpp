@@ -66,22 +66,44 @@ int32_t Sampler::sample(const float* logits) {
       p.repeat_last_n != 0 && (p.repeat_penalty != 1 || p.frequency_penalty != 0 || p.presence_penalty != 0);
   cand_.clear();
   int32_t fallback = -1;  // the lowest id that is not NaN, for when nothing is finite
+  // Top-k with a sampling temperature keeps only the k best: they are selected during the pass
+  // (a heap whose front is the worst kept) rather than after it, which over a 50k vocabulary is
+  // most of the sampler's time. Equal logits order by id, so the k kept and their order are
+  // those of sorting everything.
+  const size_t top_k = p.temperature > 0 && p.top_k > 0 && p.top_k < n_vocab_ ? static_cast<size_t>(p.top_k) : 0;
+  auto best_first = [](const Candidate& a, const Candidate& b) { return better(a, b); };  // heap: worst at front
+  // Once k are kept, a candidate must beat the worst of them, whose logit is `worst_kept` (ids come in
+  // increasing order, so an equal logit never does): one comparison for most of the vocabulary.
+  float worst_kept = -kInf;
+  bool full = false;
   for (int32_t i = 0; i < n_vocab_; ++i) {
     float l = logits[i];
     if (std::isnan(l)) {
-      cand_.push_back({i, -kInf});  // never chosen
-      continue;
+      l = -kInf;  // never chosen
+    } else {
+      if (fallback < 0) fallback = i;
+      const int32_t count = penalize ? counts_[static_cast<size_t>(i)] : 0;
+      if (count > 0) {
+        // Dividing a negative logit would raise it; multiplying lowers it (llama.cpp, CTRL paper).
+        l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+        l -= static_cast<float>(count) * p.frequency_penalty + p.presence_penalty;
+        if (std::isnan(l)) l = -kInf;  // inf - inf from an extreme penalty
+      }
+      if (l == kInf) l = std::numeric_limits<float>::max();  // keeps l - max finite in softmax
     }
-    if (fallback < 0) fallback = i;
-    const int32_t count = penalize ? counts_[static_cast<size_t>(i)] : 0;
-    if (count > 0) {
-      // Dividing a negative logit would raise it; multiplying lowers it (llama.cpp, CTRL paper).
-      l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
-      l -= static_cast<float>(count) * p.frequency_penalty + p.presence_penalty;
-      if (std::isnan(l)) l = -kInf;  // inf - inf from an extreme penalty
+    if (top_k == 0) {
+      cand_.push_back({i, l});
+    } else if (!full) {
+      cand_.push_back({i, l});
+      std::push_heap(cand_.begin(), cand_.end(), best_first);
+      full = cand_.size() == top_k;
+      worst_kept = cand_.front().logit;
+    } else if (l > worst_kept) {
+      std::pop_heap(cand_.begin(), cand_.end(), best_first);
+      cand_.back() = {i, l};
+      std::push_heap(cand_.begin(), cand_.end(), best_first);
+      worst_kept = cand_.front().logit;
     }
-    if (l == kInf) l = std::numeric_limits<float>::max();  // keeps l - max finite in softmax
-    cand_.push_back({i, l});
   }
 
   if (fallback < 0) fallback = 0;
@@ -91,12 +113,8 @@ int32_t Sampler::sample(const float* logits) {
     return best.logit == -kInf ? fallback : best.id;
   }
 
-  const size_t n = cand_.size();
-  const size_t k = p.top_k > 0 ? std::min(static_cast<size_t>(p.top_k), n) : n;
-  if (k < n) {
-    std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(k), cand_.end(),
-                      [](const Candidate& a, const Candidate& b) { return better(a, b); });
-    cand_.resize(k);
+  if (top_k > 0) {
+    std::sort_heap(cand_.begin(), cand_.end(), best_first);  // best first
   } else if (p.top_p < 1) {
     std::sort(cand_.begin(), cand_.end(),
               [](const Candidate& a, const Candidate& b) { return better(a, b); });

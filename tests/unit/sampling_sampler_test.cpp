@@ -2,8 +2,10 @@
 // truncations, the penalties, and NaN / inf logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "sampling/sampler.h"
@@ -129,6 +131,41 @@ TEST(SamplingSampler, TopKKeepsTheBest) {
   const int n = 20000;
   // Of 0.4 and 0.3, renormalized: 4/7 and 3/7.
   expect_frequencies(histogram(s, log_probs({0.1, 0.3, 0.2, 0.4}), n), {0, 3 / 7.0, 0, 4 / 7.0}, n);
+}
+
+// The k kept are chosen while scanning the vocabulary: equal logits keep the lowest ids, NaN
+// counts as the worst, and over a large vocabulary exactly the k best are ever drawn.
+TEST(SamplingSampler, TopKTiesKeepTheLowestIdsAndNaNIsWorst) {
+  SamplerParams p = plain(1.0f, 11);
+  p.top_k = 4;
+  std::vector<float> logits(1000, 0.0f);
+  logits[0] = logits[2] = std::nanf("");
+  Sampler s(p, static_cast<int32_t>(logits.size()));
+  const int n = 20000;
+  std::vector<double> probs(logits.size(), 0.0);
+  for (size_t id : {1, 3, 4, 5}) probs[id] = 0.25;
+  expect_frequencies(histogram(s, logits, n), probs, n);
+}
+
+TEST(SamplingSampler, TopKOverALargeVocabularyDrawsOnlyTheBest) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  std::vector<float> logits(20000);
+  for (float& l : logits) l = nd(rng);
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  SamplerParams p = plain(50.0f, 12);  // nearly flat over the kept
+  p.top_k = 40;
+  Sampler s(p, static_cast<int32_t>(logits.size()));
+  const std::vector<int> h = histogram(s, logits, 3000);
+  for (size_t r = 0; r < order.size(); ++r) {
+    if (r < 40) {
+      EXPECT_GT(h[static_cast<size_t>(order[r])], 0) << "rank " << r << " never drawn";
+    } else {
+      ASSERT_EQ(h[static_cast<size_t>(order[r])], 0) << "rank " << r << " drawn";
+    }
+  }
 }
 
 TEST(SamplingSampler, TopPCutsTheTail) {

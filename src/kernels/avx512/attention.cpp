@@ -1,7 +1,8 @@
 // AVX-512 flash attention over the KV cache (AttnTileFn, kernel_table.h): one tile of query rows,
 // the heads of a GQA group for several tokens, against one KV head, key block by key block with
 // a running max and sum per row; no score matrix. Each block of K and V rows is widened from f16
-// once per tile and read from L1 by every row of it.
+// once per tile and read from L1 by every row of it (a decoding token's tile, decode(), widens
+// them in registers as it reads them instead).
 //
 // Rows sit in vector lanes: q and the output accumulators are kept transposed ([dim][row]), so
 // q.k is a vertical FMA chain over the head's dims with the key element broadcast, and the
