@@ -119,7 +119,7 @@ Status Decoder::run(const nn::Compute& c, const int32_t* tokens, const int32_t* 
 
   for (int il = 0; il < hp_.n_layer; ++il) {
     const DecoderLayer& l = layers_[il];
-    nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+    nn::rms_norm(c, x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
     c.emit("attn_norm", il, h, n_tokens * E);
     const nn::Weight* const qkv_w[] = {&l.wq, &l.wk, &l.wv};
     float* const qkv_y[] = {q, k, v};
@@ -139,7 +139,7 @@ Status Decoder::run(const nn::Compute& c, const int32_t* tokens, const int32_t* 
     nn::add_inplace(x, h, n_tokens * E);
 
     c.emit("attn_out", il, x, n_tokens * E);
-    nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+    nn::rms_norm(c, x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
     const nn::Weight* const ffn_w[] = {&l.w_gate, &l.w_up};
     float* const ffn_y[] = {gate, up};
     nn::linear(c, ffn_w, h, n_tokens, ffn_y);
@@ -151,7 +151,7 @@ Status Decoder::run(const nn::Compute& c, const int32_t* tokens, const int32_t* 
   }
 
   if (normed_hidden) {
-    nn::rms_norm(x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
+    nn::rms_norm(c, x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
   } else {
     output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, out);
   }

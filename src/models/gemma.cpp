@@ -136,7 +136,7 @@ class Gemma final : public Model {
       const nn::RopeAngles& angles = window > 0 ? local_angles : global_angles;
       const nn::AttentionParams ap{hp_.n_head, hp_.n_head_kv, hd, cfg_.attn_scale, window, cfg_.attn_softcap};
 
-      nn::rms_norm(x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::rms_norm(c, x, l.attn_norm.data(), E, n_tokens, hp_.rms_eps, h);
       c.emit("attn_norm", il, h, n_tokens * E);
       const nn::Weight* const qkv_w[] = {&l.wq, &l.wk, &l.wv};
       float* const qkv_y[] = {q, k, v};
@@ -153,24 +153,24 @@ class Gemma final : public Model {
       self_attention(c, ap, seqs, il, k, v, q, positions, att);
       c.emit("attn", il, att, n_tokens * q_dim);
       nn::linear(c, l.wo, att, n_tokens, h);
-      nn::rms_norm(h, l.post_attention_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::rms_norm(c, h, l.post_attention_norm.data(), E, n_tokens, hp_.rms_eps, h);
       nn::add_inplace(x, h, n_tokens * E);
       c.emit("attn_out", il, x, n_tokens * E);
 
-      nn::rms_norm(x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::rms_norm(c, x, l.ffn_norm.data(), E, n_tokens, hp_.rms_eps, h);
       const nn::Weight* const ffn_w[] = {&l.w_gate, &l.w_up};
       float* const ffn_y[] = {gate, up};
       nn::linear(c, ffn_w, h, n_tokens, ffn_y);
       nn::geglu_inplace(gate, up, n_tokens * F);
       c.emit("ffn_act", il, gate, n_tokens * F);
       nn::linear(c, l.w_down, gate, n_tokens, h);
-      nn::rms_norm(h, l.post_ffw_norm.data(), E, n_tokens, hp_.rms_eps, h);
+      nn::rms_norm(c, h, l.post_ffw_norm.data(), E, n_tokens, hp_.rms_eps, h);
       nn::add_inplace(x, h, n_tokens * E);
       c.emit("ffn_out", il, x, n_tokens * E);
     }
 
     if (normed_hidden) {
-      nn::rms_norm(x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
+      nn::rms_norm(c, x, output_norm_.data(), E, n_tokens, hp_.rms_eps, out);
     } else {
       const int64_t n_out = output_logits(c, seqs, x, output_norm_, hp_.rms_eps, output_, h, out);
       if (cfg_.final_softcap > 0) nn::softcap_inplace(out, n_out * hp_.n_vocab, cfg_.final_softcap);

@@ -40,6 +40,15 @@ void rms_norm(const float* x, const float* weight, int64_t n, int64_t n_tokens, 
   }
 }
 
+void rms_norm(const Compute& c, const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps,
+              float* out) {
+  constexpr int64_t kParallelMinTokens = 8;
+  if (n_tokens < kParallelMinTokens) return rms_norm(x, weight, n, n_tokens, eps, out);
+  c.pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+    rms_norm(x + t0 * n, weight, n, t1 - t0, eps, out + t0 * n);
+  });
+}
+
 void add_inplace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
@@ -52,11 +61,20 @@ void swiglu_inplace(float* gate, const float* up, int64_t n) {
 }
 
 void swiglu_inplace(const Compute& c, float* gate, const float* up, int64_t n) {
-  if (c.kt.swiglu != nullptr) {
-    c.kt.swiglu(gate, up, n);
-  } else {
-    swiglu_inplace(gate, up, n);
-  }
+  auto run = [&](int64_t i0, int64_t i1) {
+    if (c.kt.swiglu != nullptr) {
+      c.kt.swiglu(gate + i0, up + i0, i1 - i0);
+    } else {
+      swiglu_inplace(gate + i0, up + i0, i1 - i0);
+    }
+  };
+  // A prompt's activations (64 tokens x 1536: ~100K exponentials) across the pool, in pieces
+  // that start on multiples of 64 elements, so each element goes through the kernel's same path
+  // (vector body or tail) as in one call.
+  constexpr int64_t kPiece = 64, kParallelMin = int64_t{1} << 15;
+  if (n < kParallelMin) return run(0, n);
+  const int64_t pieces = (n + kPiece - 1) / kPiece;
+  c.pool.parallel_for(pieces, 64, [&](int64_t p0, int64_t p1) { run(p0 * kPiece, std::min(p1 * kPiece, n)); });
 }
 
 void geglu_inplace(float* gate, const float* up, int64_t n) {

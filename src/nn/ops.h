@@ -23,6 +23,10 @@ void linear(const Compute& c, std::span<const Weight* const> ws, const float* x,
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight.  x, out: [n_tokens][n]; may alias.
 void rms_norm(const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps, float* out);
+// The same with a prompt's tokens split across the pool (each token's result is the one above;
+// the sum of squares is a serial chain in double, ~70 us for 64 tokens of 576).
+void rms_norm(const Compute& c, const float* x, const float* weight, int64_t n, int64_t n_tokens, float eps,
+              float* out);
 
 // x[i] += y[i]
 void add_inplace(float* x, const float* y, int64_t n);
